@@ -1,0 +1,222 @@
+"""The environment model: what to check, where, against which policy, owned by whom."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from config.durations import Duration
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Secret = SecretStr
+
+LMS_KEY_TABLES = (
+    "alembic_version",
+    "users",
+    "courses",
+    "lessons",
+    "enrollments",
+    "quizzes",
+    "certificates",
+    "payments",
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Timeouts(Frozen):
+    """Every network call is bounded; a dead dependency costs one ``deadline`` per run."""
+
+    connect: Duration = timedelta(seconds=2)
+    request: Duration = timedelta(seconds=3)
+    deadline: Duration = timedelta(seconds=6)
+
+
+class Ownership(Frozen):
+    team: str = "unassigned"
+    contact: str | None = None
+    runbook_url: str | None = None
+
+
+class Host(Frozen):
+    """A machine reached through testinfra: ``local://``, ``ssh://user@db-1:22``, ``docker://db``."""
+
+    uri: str
+    identity_file: Path | None = None
+    ssh_config: Path | None = None
+
+
+class ApiTarget(Frozen):
+    replicas: Annotated[list[str], Field(min_length=1)]
+    health_path: str = "/api/v1/health"
+    ready_path: str = "/api/v1/ready"
+    metrics_path: str = "/metrics"
+    verify_tls: bool = True
+
+    @field_validator("replicas")
+    @classmethod
+    def _urls(cls, replicas: list[str]) -> list[str]:
+        for url in replicas:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"replica {url!r} is not an http(s) base URL")
+        return [url.rstrip("/") for url in replicas]
+
+
+class PostgresTarget(Frozen):
+    host: str
+    port: Port = 5432
+    dbname: str = "lms"
+    user: str = "lms"
+    password: Secret | None = None
+    sslmode: str = "prefer"
+
+    @property
+    def label(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+class RedisTarget(Frozen):
+    host: str
+    port: Port = 6379
+    db: Annotated[int, Field(ge=0)] = 0
+    username: str | None = None
+    password: Secret | None = None
+    tls: bool = False
+
+    @property
+    def label(self) -> str:
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{self.host}:{self.port}/{self.db}"
+
+    def url(self, *, reveal: bool = False) -> str:
+        """The connection URL; the password only when ``reveal`` (for clients, never for logs)."""
+        auth = ""
+        if self.password is not None:
+            secret = self.password.get_secret_value() if reveal else "***"
+            auth = f"{self.username or ''}:{secret}@"
+        return self.label.replace("://", f"://{auth}", 1)
+
+
+class CeleryTarget(Frozen):
+    broker: RedisTarget
+    app: str = "app.tasks.celery_app.celery_app"
+    min_workers: Annotated[int, Field(ge=1)] = 1
+    worker_prefix: str | None = None
+
+
+class Targets(Frozen):
+    api: ApiTarget | None = None
+    postgres: PostgresTarget | None = None
+    redis: RedisTarget | None = None
+    celery: CeleryTarget | None = None
+
+
+class BackupLocation(Frozen):
+    host: str = "local"
+    dir: str
+    pattern: str = r"lms_(?P<stamp>\d{8}_\d{6})\.dump"
+    encrypted: bool = False
+    expected_tables: list[str] = Field(default_factory=lambda: list(LMS_KEY_TABLES))
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, pattern: str) -> str:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if "stamp" not in compiled.groupindex:
+            raise ValueError("the pattern needs a (?P<stamp>YYYYMMDD_HHMMSS) group")
+        return pattern
+
+
+class DrillLogLocation(Frozen):
+    host: str = "local"
+    dir: str
+    pattern: str = r"restore_drill_(?P<stamp>\d{8}_\d{6})\.log"
+
+
+class RestoreDrill(Frozen):
+    """Where the active drill (``-m drill``) restores into: never the production database."""
+
+    server: PostgresTarget
+    allow_production_server: bool = False
+    log_dir: str | None = None
+    expected_revision: str | None = None
+    row_count_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
+class Artifacts(Frozen):
+    backups: BackupLocation | None = None
+    drill_logs: DrillLogLocation | None = None
+
+
+class Policy(Frozen):
+    """Thresholds, with the LMS's documented defaults (lms-target.md)."""
+
+    api_latency: Duration = timedelta(milliseconds=800)
+    rpo: Duration = timedelta(hours=24)
+    rto: Duration = timedelta(minutes=60)
+    backup_retention: Duration = timedelta(days=30)
+    backup_retention_grace: Duration = timedelta(days=2)
+    backup_min_bytes: Annotated[int, Field(ge=0)] = 1024
+    backup_min_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5
+    backup_size_window: Annotated[int, Field(ge=1)] = 7
+    backup_daily_window: Annotated[int, Field(ge=1)] = 7
+    backup_clock_tolerance: Duration = timedelta(hours=1)
+    drill_interval: Duration = timedelta(days=7)
+    drill_grace: Duration = timedelta(days=1)
+    drill_min_tables: Annotated[int, Field(ge=1)] = 8
+    drill_log_retention: Duration = timedelta(days=90)
+
+
+class Environment(Frozen):
+    name: str
+    description: str = ""
+    #: "sandbox": the suite boots the embedded stack before loading this file.
+    embedded: Literal["sandbox"] | None = None
+    production: bool = False
+    strict: bool = False
+    timeouts: Timeouts = Timeouts()
+    ownership: Ownership = Ownership()
+    hosts: dict[str, Host] = Field(default_factory=dict)
+    targets: Targets = Targets()
+    artifacts: Artifacts = Artifacts()
+    restore_drill: RestoreDrill | None = None
+    policy: Policy = Policy()
+    source: Path | None = Field(default=None, exclude=True)
+
+    def host(self, name: str) -> Host:
+        if name == "local":
+            return self.hosts.get("local", Host(uri="local://"))
+        return self.hosts[name]
+
+    def secrets(self) -> Iterator[str]:
+        """Every secret value in this environment, so outputs can be scrubbed of them."""
+        yield from _secrets_in(self)
+
+
+def _secrets_in(model: BaseModel) -> Iterator[str]:
+    for name in type(model).model_fields:
+        yield from _secrets_of(getattr(model, name))
+
+
+def _secrets_of(value: object) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        if plain := value.get_secret_value():
+            yield plain
+    elif isinstance(value, BaseModel):
+        yield from _secrets_in(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secrets_of(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _secrets_of(item)

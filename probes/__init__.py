@@ -1,0 +1,1 @@
+"""Measuring logic: plain typed Python, no pytest."""

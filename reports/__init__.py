@@ -1,0 +1,1 @@
+"""Builders that turn run results into reports and alert payloads."""

@@ -1,0 +1,1 @@
+"""Embedded local LMS-like stack for --env sandbox and the self-tests."""

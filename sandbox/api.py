@@ -1,0 +1,259 @@
+"""Reference LMS HTTP API (health, readiness, metrics) with file-driven fault injection."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+
+import psycopg
+import redis
+import uvicorn
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.exposition import choose_encoder
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/api/v1/health"
+READY_PATH = "/api/v1/ready"
+METRICS_PATH = "/metrics"
+# Unknown paths share one label value so scanners cannot blow up series cardinality.
+KNOWN_PATHS = frozenset({HEALTH_PATH, READY_PATH, METRICS_PATH})
+UNMATCHED_PATH_LABEL = "<unmatched>"
+
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "geolocation=(), microphone=(), camera=()",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+HSTS_VALUE = "max-age=31536000; includeSubDomains; preload"
+
+CHECK_TIMEOUT_S = 1
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Dependency locations; the DSN and URL may carry passwords and are never echoed."""
+
+    database_dsn: str | None
+    redis_url: str | None
+    faults_dir: Path | None = None
+
+    @classmethod
+    def from_environ(cls) -> ApiSettings:
+        faults = os.environ.get("SANDBOX_API_FAULTS_DIR") or None
+        return cls(
+            database_dsn=os.environ.get("SANDBOX_API_DATABASE_DSN") or None,
+            redis_url=os.environ.get("SANDBOX_API_REDIS_URL") or None,
+            faults_dir=Path(faults) if faults else None,
+        )
+
+
+def _check_database(dsn: str | None) -> bool:
+    if dsn is None:
+        return False
+    try:
+        # Keyword args override the same keys in the DSN, so a hung server cannot stall /ready.
+        # psycopg raises connect_timeout below 2 s to 2 s, so this probe's worst case is ~2 s.
+        with psycopg.connect(
+            dsn,
+            connect_timeout=CHECK_TIMEOUT_S,
+            options=f"-c statement_timeout={CHECK_TIMEOUT_S * 1000}",
+        ) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except (psycopg.Error, OSError) as exc:
+        # Only the type: libpq/psycopg messages may echo connection parameters.
+        log.warning("readiness: database check failed (%s)", type(exc).__name__)
+        return False
+
+
+def _check_redis(url: str | None) -> bool:
+    if url is None:
+        return False
+    try:
+        # redis-py 8 retries 3 times with backoff by default; a probe must fail fast instead.
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=CHECK_TIMEOUT_S,
+            socket_timeout=CHECK_TIMEOUT_S,
+            retry=Retry(NoBackoff(), 0),
+        )
+        with client:
+            return bool(client.ping())
+    except (redis.RedisError, OSError, ValueError) as exc:
+        # ValueError covers a malformed URL; as above, the message is not logged.
+        log.warning("readiness: redis check failed (%s)", type(exc).__name__)
+        return False
+
+
+def _fault_file(settings: ApiSettings, name: str) -> Path | None:
+    if settings.faults_dir is None:
+        return None
+    path = settings.faults_dir / name
+    return path if os.path.exists(path) else None
+
+
+def _slow_ms(settings: ApiSettings) -> float:
+    path = _fault_file(settings, "slow_ms")
+    if path is None:
+        return 0.0
+    try:
+        return max(0.0, float(path.read_text().strip()))
+    except (OSError, ValueError):
+        # The file may vanish or be half-written while a test toggles it.
+        return 0.0
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.requests = Counter(
+            "http_requests_total",
+            "Total HTTP requests.",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration in seconds.",
+            ["method", "path"],
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "http_requests_in_progress",
+            "HTTP requests currently being served.",
+            registry=self.registry,
+        )
+
+
+class _EdgeMiddleware:
+    """Security headers, request metrics and the slow_ms fault, applied to every response."""
+
+    def __init__(self, app: ASGIApp, *, settings: ApiSettings, metrics: _Metrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        raw_path: str = scope["path"]
+        path = raw_path if raw_path in KNOWN_PATHS else UNMATCHED_PATH_LABEL
+        https = scope.get("scheme") == "https"
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if https:
+                    headers.setdefault("Strict-Transport-Security", HSTS_VALUE)
+            await send(message)
+
+        self.metrics.in_progress.inc()
+        start = time.perf_counter()
+        try:
+            delay_ms = _slow_ms(self.settings)
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.duration.labels(method, path).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(method, path, str(status)).inc()
+            self.metrics.in_progress.dec()
+
+
+def create_app(settings: ApiSettings) -> Starlette:
+    """Build an app with its own metrics registry, so several instances can share a process."""
+    metrics = _Metrics()
+
+    async def health(request: Request) -> Response:
+        if _fault_file(settings, "health_500") is not None:
+            return JSONResponse({"status": "error"}, status_code=500)
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        # Both probes in parallel keep the worst case near one timeout rather than two.
+        db_up, redis_up = await asyncio.gather(
+            run_in_threadpool(_check_database, settings.database_dsn),
+            run_in_threadpool(_check_redis, settings.redis_url),
+        )
+        ok = db_up and redis_up
+        body = {
+            "status": "ok" if ok else "degraded",
+            "database": "up" if db_up else "down",
+            "redis": "up" if redis_up else "down",
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(metrics.registry), headers={"Content-Type": content_type})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, HTTPException):
+            raise exc
+        message = "Not found" if exc.status_code == HTTPStatus.NOT_FOUND else exc.detail
+        return JSONResponse(
+            {"success": False, "data": None, "message": message},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    return Starlette(
+        routes=[
+            Route(HEALTH_PATH, health, methods=["GET"]),
+            Route(READY_PATH, ready, methods=["GET"]),
+            Route(METRICS_PATH, metrics_endpoint, methods=["GET"]),
+        ],
+        middleware=[Middleware(_EdgeMiddleware, settings=settings, metrics=metrics)],
+        exception_handlers={HTTPException: http_error},
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.api", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    app = create_app(ApiSettings.from_environ())
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

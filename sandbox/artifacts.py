@@ -1,0 +1,187 @@
+"""The sandbox's "cron": nightly pg_dump backups and weekly restore-drill logs, like production."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from probes.drill_log import format_drill_log
+from sandbox.postgres import PostgresServer
+
+BACKUP_HOUR = 2  # nightly at 02:00
+BACKUP_DAYS = 31  # newest + 30 days: covers the 30-day retention, none past retention + grace
+DRILL_WEEKS = 13  # weekly drill logs kept 90 days
+
+
+def backup_name(moment: datetime) -> str:
+    return f"lms_{moment:%Y%m%d_%H%M%S}.dump"
+
+
+def drill_log_name(moment: datetime) -> str:
+    return f"restore_drill_{moment:%Y%m%d_%H%M%S}.log"
+
+
+def last_nightly_run(now: datetime) -> datetime:
+    today = now.replace(hour=BACKUP_HOUR, minute=0, second=0, microsecond=0)
+    return today if today <= now else today - timedelta(days=1)
+
+
+def pg_dump(server: PostgresServer, dbname: str, target: Path) -> None:
+    """A real ``pg_dump -Fc`` of the database (custom format, starts with PGDMP)."""
+    partial = target.with_suffix(".partial")
+    subprocess.run(
+        [
+            server.tool("pg_dump"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(server.port),
+            "-U",
+            "postgres",
+            "-d",
+            dbname,
+            "-Fc",
+            "-f",
+            str(partial),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PGPASSWORD": server.superuser_password, "PGCONNECT_TIMEOUT": "5"},
+    )
+    partial.rename(target)
+
+
+def refresh_backups(server: PostgresServer, dbname: str, directory: Path, now: datetime) -> Path:
+    """Make tonight's backup if it is missing, backfill the retention window, prune the rest.
+
+    Only the newest dump is taken now; older days are copies of a real dump with their nightly
+    mtime, so every file in the window is a restorable archive of this database.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    newest_at = last_nightly_run(now)
+    newest = directory / backup_name(newest_at)
+    if not newest.exists():
+        pg_dump(server, dbname, newest)
+        _set_mtime(newest, newest_at)
+    wanted = {backup_name(newest_at - timedelta(days=d)) for d in range(BACKUP_DAYS)}
+    for day in range(1, BACKUP_DAYS):
+        moment = newest_at - timedelta(days=day)
+        path = directory / backup_name(moment)
+        if not path.exists():
+            shutil.copyfile(newest, path)
+            _set_mtime(path, moment)
+    for stale in directory.glob("lms_*.dump"):
+        if stale.name not in wanted:
+            stale.unlink()
+    return newest
+
+
+def refresh_drill_logs(
+    server: PostgresServer, backup: Path, directory: Path, now: datetime, min_tables: int = 8
+) -> Path:
+    """Run a real restore drill of ``backup`` unless one ran in the last week; keep 13 weeks."""
+    directory.mkdir(parents=True, exist_ok=True)
+    logs = sorted(directory.glob("restore_drill_*.log"))
+    recent = [p for p in logs if _mtime(p) > now - timedelta(days=6)]
+    newest = recent[-1] if recent else run_drill(server, backup, directory, min_tables)
+    for week in range(1, DRILL_WEEKS + 1):
+        moment = (_mtime(newest) - timedelta(weeks=week)).replace(microsecond=0)
+        if not any(abs(_mtime(p) - moment) < timedelta(days=3) for p in logs):
+            _write_history_log(directory, moment, backup.name)
+    for log in directory.glob("restore_drill_*.log"):
+        if _mtime(log) < now - timedelta(weeks=DRILL_WEEKS, days=1):
+            log.unlink()
+    return newest
+
+
+def run_drill(server: PostgresServer, backup: Path, directory: Path, min_tables: int) -> Path:
+    """Restore into a scratch database, count public tables, drop it, write the transcript."""
+    started = datetime.now(UTC).replace(microsecond=0)
+    scratch = f"lms_restore_drill_{started:%Y%m%d_%H%M%S}"
+    log = directory / drill_log_name(started)
+    error: str | None = None
+    tables: int | None = None
+    with server.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        subprocess.run(
+            [
+                server.tool("pg_restore"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(server.port),
+                "-U",
+                "postgres",
+                "-d",
+                scratch,
+                "--no-owner",
+                "--exit-on-error",
+                str(backup),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
+            env={**os.environ, "PGPASSWORD": server.superuser_password},
+        )
+        with server.connect(scratch) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+            ).fetchone()
+        tables = int(row[0]) if row else 0  # type: ignore[call-overload]
+        if tables < min_tables:
+            error = (
+                f"Restore validation failed: expected at least {min_tables} tables, got {tables}"
+            )
+    except subprocess.CalledProcessError as exc:
+        error = f"pg_restore failed: {exc.stderr.decode(errors='replace').strip()[:300]}"
+    finally:
+        with server.connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    ended = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    log.write_text(
+        format_drill_log(
+            started_at=started,
+            ended_at=ended,
+            drill_database=scratch,
+            source=f"sandbox PostgreSQL 127.0.0.1:{server.port}",
+            backup_file=str(backup),
+            table_count=tables,
+            error=error,
+            log_file=str(log),
+        ),
+        encoding="utf-8",
+    )
+    return log
+
+
+def _write_history_log(directory: Path, moment: datetime, backup: str) -> None:
+    log = directory / drill_log_name(moment)
+    log.write_text(
+        format_drill_log(
+            started_at=moment,
+            ended_at=moment + timedelta(seconds=41),
+            drill_database=f"lms_restore_drill_{moment:%Y%m%d_%H%M%S}",
+            source="sandbox history",
+            backup_file=backup,
+            table_count=19,
+            error=None,
+            log_file=str(log),
+        ),
+        encoding="utf-8",
+    )
+    _set_mtime(log, moment + timedelta(seconds=41))
+
+
+def _set_mtime(path: Path, moment: datetime) -> None:
+    stamp = moment.timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
