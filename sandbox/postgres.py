@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib.util
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +53,19 @@ def bin_dir(cache: Path) -> Path:
     install = source.parent
     copy = cache / "pg" / install.parent.name / install.name
     if not (copy / "bin" / "postgres").exists():
-        shutil.copytree(install, copy, symlinks=True, dirs_exist_ok=True)
+        # Build aside and rename: concurrent self-test workers may race to fill the cache.
+        staging = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".pg-"))
+        shutil.copytree(install, staging / install.parent.name / install.name, symlinks=True)
         libs = install.parent.parent / "pgserver.libs"
         if libs.is_dir():
-            shutil.copytree(libs, cache / "pg" / libs.name, symlinks=True, dirs_exist_ok=True)
-        _open_up(cache)
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
+        _open_up(staging)
+        cache.mkdir(parents=True, exist_ok=True)
+        _open_up_dir(cache)
+        try:
+            staging.rename(cache / "pg")
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another process won the race
     return copy / "bin"
 
 
@@ -66,6 +76,14 @@ def _world_executable(path: Path) -> bool:
             return False
         probe = probe.parent
     return True
+
+
+def _open_up_dir(path: Path) -> None:
+    """Let the service user traverse to ``path`` (pytest's tmp_path parents are 0700)."""
+    for folder in (path, *path.parents):
+        if os.stat(folder).st_mode & 0o001:
+            continue
+        os.chmod(folder, os.stat(folder).st_mode | 0o001)
 
 
 def _open_up(path: Path) -> None:
@@ -111,11 +129,12 @@ class PostgresServer:
 
         A copied cluster still has the template's superuser password until ``start`` changes it.
         """
-        template_password = template.with_suffix(".pw") if template is not None else None
-        if template is not None and (template / "PG_VERSION").exists():
-            assert template_password is not None
-            shutil.copytree(template, self.data_dir, symlinks=True)
-            self._initial_password = template_password.read_text()
+        if os.geteuid() == 0:
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            _open_up_dir(self.data_dir.parent)
+        if template is not None and (template / "data" / "PG_VERSION").exists():
+            shutil.copytree(template / "data", self.data_dir, symlinks=True)
+            self._initial_password = (template / "superuser.pw").read_text()
         else:
             self.data_dir.mkdir(parents=True)
             self._chown(self.data_dir)
@@ -141,12 +160,20 @@ class PostgresServer:
                 )
             finally:
                 pwfile.unlink()
-            if template is not None and template_password is not None:
-                shutil.copytree(self.data_dir, template, symlinks=True)
-                template_password.write_text(self.superuser_password)
-                template_password.chmod(0o600)
+            if template is not None:
+                self._store_template(template)
         self._chown(self.data_dir, recursive=True)
         os.chmod(self.data_dir, 0o700)
+
+    def _store_template(self, template: Path) -> None:
+        # Built aside and renamed whole: concurrent workers may race to store a template.
+        template.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=template.parent, prefix=".tpl-"))
+        shutil.copytree(self.data_dir, staging / "data", symlinks=True)
+        (staging / "superuser.pw").write_text(self.superuser_password)
+        with contextlib.suppress(OSError):
+            staging.rename(template)
+        shutil.rmtree(staging, ignore_errors=True)
 
     def start(self, timeout: float = 30.0) -> None:
         log = self.data_dir.parent / f"{self.data_dir.name}.log"

@@ -23,6 +23,8 @@ from sandbox.schema import schema_sql
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".sandbox"
+#: Binaries and the template cluster, shared by every sandbox root (self-tests start many).
+CACHE = DEFAULT_ROOT / "cache"
 WORKER_NAME = "lms-worker@sandbox"
 
 
@@ -53,7 +55,7 @@ class State:
             self.dir / "pgdata",
             self.pg_port,
             self.pg_superuser_password,
-            bin_dir(self.dir / "cache"),
+            bin_dir(CACHE),
         )
 
     @property
@@ -67,7 +69,7 @@ class State:
             "SANDBOX_PG_PORT": str(self.pg_port),
             "SANDBOX_PG_PASSWORD": self.pg_password,
             "SANDBOX_PG_SUPERUSER_PASSWORD": self.pg_superuser_password,
-            "SANDBOX_PG_BIN": str(bin_dir(self.dir / "cache")),
+            "SANDBOX_PG_BIN": str(bin_dir(CACHE)),
             "SANDBOX_REDIS_PORT": str(self.redis_port),
             "SANDBOX_REDIS_PASSWORD": self.redis_password,
             "SANDBOX_BACKUP_DIR": str(self.dir / "backups" / "db"),
@@ -178,7 +180,7 @@ def _start_postgres(state: State) -> None:
     state.pg_password = state.pg_password or secrets.token_urlsafe(16)
     server = state.postgres
     if fresh:
-        server.initdb(template=root / "cache" / "pgtemplate")
+        server.initdb(template=CACHE / "pgtemplate")
     server.start()
     if fresh:
         with server.connect() as conn:

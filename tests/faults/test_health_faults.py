@@ -1,0 +1,189 @@
+"""The daily health checks fail, on real processes, for the faults they exist for."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox import stack
+from sandbox.processes import stop
+from tests.support.runner import SuiteRun, run_suite, write_env
+from tests.support.stacks import black_hole, closed_port, sandbox_config
+
+
+def daily(tmp_path: Path, config: dict[str, object], *extra: str) -> SuiteRun:
+    env_file = write_env(tmp_path / "env.yaml", config)
+    return run_suite("-m", "daily", f"--env={env_file}", *extra, out=tmp_path / "out")
+
+
+def test_healthy_stack_passes_every_daily_health_check(
+    tmp_path: Path, live_stack: stack.State
+) -> None:
+    run = daily(tmp_path, sandbox_config(live_stack))
+    assert run.exit_code == 0, run.output
+    assert len(run.checks) >= 5
+    assert all(r.outcome == "passed" for r in run.checks.values()), run.output
+
+
+def test_api_answering_500_fails_liveness_naming_url_status_and_expectation(
+    tmp_path: Path, live_stack: stack.State
+) -> None:
+    (live_stack.dir / "faults" / "health_500").touch()
+    run = daily(tmp_path, sandbox_config(live_stack))
+    result = run.only("test_api_replica_answers_liveness")
+    assert result.outcome == "failed"
+    assert f"http://127.0.0.1:{live_stack.api_port}/api/v1/health answered 500" in result.message
+    assert "expected 200" in result.message
+    assert run.exit_code == 1
+
+
+def test_slow_api_fails_liveness_with_latency_and_slo(
+    tmp_path: Path, live_stack: stack.State
+) -> None:
+    (live_stack.dir / "faults" / "slow_ms").write_text("300")
+    config = sandbox_config(live_stack, policy={"api_latency": "100ms"})
+    result = daily(tmp_path, config).only("test_api_replica_answers_liveness")
+    assert result.outcome == "failed"
+    assert "answered in" in result.message and "the latency SLO is 100ms" in result.message
+
+
+def test_degraded_readiness_names_the_dependency_that_is_down(
+    tmp_path: Path, live_stack: stack.State
+) -> None:
+    stop(live_stack.redis_pid)
+    run = daily(tmp_path, sandbox_config(live_stack))
+    ready = run.only("test_api_replica_is_ready")
+    assert ready.outcome == "failed"
+    assert "answered 503, degraded: redis" in ready.message
+    # Redis itself is gone: its own check could not measure (error), distinct from "failed".
+    redis = run.only("test_redis_answers_ping")
+    assert redis.outcome == "error"
+    assert f"redis://127.0.0.1:{live_stack.redis_port}/0" in redis.message
+
+
+def test_stopped_api_is_an_error_naming_the_url(tmp_path: Path, live_stack: stack.State) -> None:
+    stop(live_stack.api_pid)
+    run = daily(tmp_path, sandbox_config(live_stack))
+    for prefix in ("test_api_replica_answers_liveness", "test_api_replica_is_ready"):
+        result = run.only(prefix)
+        assert result.outcome == "error"
+        assert f"http://127.0.0.1:{live_stack.api_port}" in result.message
+        assert "could not measure" in result.message
+
+
+def test_stopped_postgres_is_an_error_naming_the_server(
+    tmp_path: Path, live_stack: stack.State
+) -> None:
+    live_stack.postgres.stop()
+    result = daily(tmp_path, sandbox_config(live_stack)).only("test_database_answers_select_1")
+    assert result.outcome == "error"
+    assert f"postgresql://lms@127.0.0.1:{live_stack.pg_port}/lms" in result.message
+
+
+def test_wrong_database_password_is_an_error_and_never_printed(
+    tmp_path: Path, live_stack: stack.State
+) -> None:
+    canary = "Canary-Db-Password-7f3a9c"
+    config = sandbox_config(live_stack, targets={"postgres": {"password": "${CANARY_PG}"}})
+    env_file = write_env(tmp_path / "env.yaml", config)
+    run = run_suite(
+        "-m",
+        "daily",
+        f"--env={env_file}",
+        "-n",
+        "2",
+        out=tmp_path / "out",
+        env={"CANARY_PG": canary},
+    )
+    result = run.only("test_database_answers_select_1")
+    assert result.outcome == "error"
+    assert "credentials rejected" in result.message
+    assert canary not in run.output
+    for path in run.run_dir.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+
+
+def test_redis_stopped_is_an_error(tmp_path: Path, live_stack: stack.State) -> None:
+    stop(live_stack.redis_pid)
+    result = daily(tmp_path, sandbox_config(live_stack)).only("test_redis_answers_ping")
+    assert result.outcome == "error"
+    assert "could not measure (Unreachable)" in result.message
+
+
+def test_redis_without_a_password_fails_the_auth_requirement(tmp_path: Path) -> None:
+    from sandbox.processes import free_port
+    from sandbox.redis_server import start_redis
+
+    port = free_port()
+    pid = start_redis(tmp_path / "redis", port, password=None)
+    try:
+        config = {
+            "name": "selftest",
+            "targets": {"redis": {"host": "127.0.0.1", "port": port, "password": "not-required"}},
+        }
+        result = daily(tmp_path, config).only("test_redis_answers_ping")
+    finally:
+        stop(pid)
+    assert result.outcome == "failed"
+    assert f"redis://127.0.0.1:{port}/0 answered PING without a password" in result.message
+
+
+def test_stopped_worker_fails_with_count_and_minimum(
+    tmp_path: Path, live_stack: stack.State
+) -> None:
+    stop(live_stack.worker_pid)
+    result = daily(tmp_path, sandbox_config(live_stack)).only("test_enough_celery_workers")
+    assert result.outcome == "failed"
+    assert f"0 Celery worker(s) answered ping on redis://127.0.0.1:{live_stack.redis_port}/1" in (
+        result.message
+    )
+    assert "at least 1 expected" in result.message
+
+
+def test_broker_down_is_an_error_not_a_missing_worker(tmp_path: Path) -> None:
+    port = closed_port()
+    config = {
+        "name": "selftest",
+        "targets": {"celery": {"broker": {"host": "127.0.0.1", "port": port, "db": 1}}},
+    }
+    result = daily(tmp_path, config).only("test_enough_celery_workers")
+    assert result.outcome == "error"
+    assert "broker unreachable" in result.message
+    assert f"redis://127.0.0.1:{port}/1" in result.message
+
+
+def test_every_target_hung_costs_one_deadline_not_one_per_check(tmp_path: Path) -> None:
+    with black_hole() as port:
+        hung = {"host": "127.0.0.1", "port": port}
+        config = {
+            "name": "selftest",
+            "timeouts": {"connect": "2s", "request": "2s", "deadline": "3s"},
+            "targets": {
+                "api": {"replicas": [f"http://127.0.0.1:{port}"]},
+                "postgres": {**hung, "sslmode": "disable"},
+                "redis": hung,
+                "celery": {"broker": {**hung, "db": 1}},
+            },
+        }
+        started = time.monotonic()
+        run = daily(tmp_path, config)
+        elapsed = time.monotonic() - started
+    assert {r.outcome for r in run.checks.values()} == {"error"}, run.output
+    assert len(run.checks) == 5
+    # Not a timing assertion on the suite's speed: a bound that separates "one deadline"
+    # (3 s + start-up) from "one timeout per check" (5 x 2 s + retries).
+    assert elapsed < 3 + 6, f"{elapsed:.1f}s"
+    assert any("no answer" in r.message for r in run.checks.values())
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_undeclared_component_skips_with_its_key_or_fails_when_strict(
+    tmp_path: Path, live_stack: stack.State, strict: bool
+) -> None:
+    config = sandbox_config(live_stack, targets={"celery": None}, strict=strict)
+    result = daily(tmp_path, config).only("test_enough_celery_workers")
+    assert "targets.celery is absent" in result.message
+    assert result.outcome == ("error" if strict else "skipped")

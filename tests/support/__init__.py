@@ -1,0 +1,1 @@
+"""Helpers for the suite's own tests: isolated real stacks, and running the suite against them."""

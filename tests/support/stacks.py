@@ -1,0 +1,88 @@
+"""Real, isolated LMS-like stacks for fault injection: each test breaks its own copy."""
+
+from __future__ import annotations
+
+import copy
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.loader import ENVIRONMENTS_DIR
+from sandbox import stack
+
+
+def sandbox_config(state: stack.State, **overrides: Any) -> dict[str, Any]:
+    """environments/sandbox.yaml bound to ``state`` (not embedded), with overrides merged in."""
+    text = (ENVIRONMENTS_DIR / "sandbox.yaml").read_text()
+    for key, value in state.environ().items():
+        text = text.replace("${" + key + "}", value)
+    config: dict[str, Any] = yaml.safe_load(text)
+    config.pop("embedded", None)
+    config["name"] = "selftest"
+    return merge(config, overrides)
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+@contextmanager
+def isolated_stack(root: Path) -> Iterator[stack.State]:
+    """A whole sandbox in ``root`` on its own ports; stopped at the end, even on failure."""
+    try:
+        state, _ = stack.up(root)
+        yield state
+    finally:
+        stack.down(root)
+
+
+@contextmanager
+def black_hole() -> Iterator[int]:
+    """A port that accepts TCP connections and never answers (a hung dependency)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                accepted.append(conn)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(1)
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def closed_port() -> int:
+    """A port with nothing listening (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
