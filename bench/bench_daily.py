@@ -1,0 +1,133 @@
+"""Wall time of `pytest -m daily --env sandbox` against a shell script doing the same checks.
+
+Runs alternate (pytest, shell, pytest, shell, ...) so machine noise hits both alike; prints
+medians and ratios. Also: the same with every target hung, and `pytest --collect-only` as floor.
+Usage: python bench/bench_daily.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sandbox import stack  # noqa: E402
+from sandbox.redis_server import redis_server_binary  # noqa: E402
+from tests.support.stacks import black_hole  # noqa: E402
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=REPO, env=env, capture_output=True, check=False)
+    return time.perf_counter() - started
+
+
+def alternate(rounds: int, runs: dict[str, Callable[[], float]]) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            samples[name].append(run())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=9)
+    rounds = parser.parse_args().rounds
+    state, started = stack.up()
+    env = {**os.environ, **state.environ()}
+    shell_env = {
+        **env,
+        "PG_BIN": state.environ()["SANDBOX_PG_BIN"],
+        "REDIS_CLI": str(Path(redis_server_binary()).with_name("redis-cli")),
+        "PGPASSWORD": state.pg_password,
+        "REDISCLI_AUTH": state.redis_password,
+        "BROKER_URL": state.broker_url,
+    }
+    shell = [
+        "bash",
+        "bench/daily.sh",
+        f"http://127.0.0.1:{state.api_port}",
+        str(state.pg_port),
+        str(state.redis_port),
+    ]
+    out = tempfile.mkdtemp()
+    pytest = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "daily",
+        "--env",
+        "sandbox",
+        f"--out={out}",
+    ]
+    healthy = alternate(
+        rounds,
+        {
+            "pytest -m daily --env sandbox": lambda: timed(pytest, env),
+            "shell (curl, psql, redis-cli)": lambda: timed(shell, shell_env),
+            "shell + celery inspect ping": lambda: timed([*shell, "celery"], shell_env),
+            "pytest --collect-only (floor)": lambda: timed(
+                [sys.executable, "-m", "pytest", "-q", "--collect-only"], env
+            ),
+        },
+    )
+    report("healthy sandbox", healthy, "shell (curl, psql, redis-cli)")
+
+    with black_hole() as port:
+        hung_env = Path(out) / "hung.yaml"
+        hung = {"host": "127.0.0.1", "port": port}
+        hung_env.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "hung",
+                    "timeouts": {"connect": "2s", "request": "2s", "deadline": "2s"},
+                    "targets": {
+                        "api": {"replicas": [f"http://127.0.0.1:{port}"]},
+                        "postgres": {**hung, "sslmode": "disable"},
+                        "redis": hung,
+                        "celery": {"broker": {**hung, "db": 1}},
+                    },
+                }
+            )
+        )
+        hung_shell = ["bash", "bench/daily.sh", f"http://127.0.0.1:{port}", str(port), str(port)]
+        hung_times = alternate(
+            max(3, rounds // 3),
+            {
+                "pytest -m daily (all hung, deadline 2s)": lambda: timed(
+                    [*pytest[:-3], f"--env={hung_env}", f"--out={out}/h"], env
+                ),
+                "shell (all hung, 2s timeouts)": lambda: timed(hung_shell, shell_env),
+            },
+        )
+    report(
+        "every target hung (accepts TCP, never answers)",
+        hung_times,
+        "shell (all hung, 2s timeouts)",
+    )
+    if started:
+        stack.down()
+
+
+def report(title: str, medians: dict[str, float], baseline: str) -> None:
+    print(f"\n{title}: medians of alternating runs")
+    for name, value in medians.items():
+        print(f"  {name:<42} {value:6.3f} s   {value / medians[baseline]:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
