@@ -8,7 +8,11 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from config.model import LMS_KEY_TABLES, PostgresTarget, Timeouts
 from probes.drill_log import format_drill_log
+from probes.restore_drill import DrillRequest, run_restore_drill
 from sandbox.postgres import PostgresServer
 
 BACKUP_HOUR = 2  # nightly at 02:00
@@ -99,65 +103,28 @@ def refresh_drill_logs(
 
 
 def run_drill(server: PostgresServer, backup: Path, directory: Path, min_tables: int) -> Path:
-    """Restore into a scratch database, count public tables, drop it, write the transcript."""
-    started = datetime.now(UTC).replace(microsecond=0)
-    scratch = f"lms_restore_drill_{started:%Y%m%d_%H%M%S}"
-    log = directory / drill_log_name(started)
-    error: str | None = None
-    tables: int | None = None
-    with server.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{scratch}"')
-    try:
-        subprocess.run(
-            [
-                server.tool("pg_restore"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(server.port),
-                "-U",
-                "postgres",
-                "-d",
-                scratch,
-                "--no-owner",
-                "--exit-on-error",
-                str(backup),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=600,
-            env={**os.environ, "PGPASSWORD": server.superuser_password},
-        )
-        with server.connect(scratch) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
-            ).fetchone()
-        tables = int(row[0]) if row else 0  # type: ignore[call-overload]
-        if tables < min_tables:
-            error = (
-                f"Restore validation failed: expected at least {min_tables} tables, got {tables}"
-            )
-    except subprocess.CalledProcessError as exc:
-        error = f"pg_restore failed: {exc.stderr.decode(errors='replace').strip()[:300]}"
-    finally:
-        with server.connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-    ended = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-    log.write_text(
-        format_drill_log(
-            started_at=started,
-            ended_at=ended,
-            drill_database=scratch,
-            source=f"sandbox PostgreSQL 127.0.0.1:{server.port}",
-            backup_file=str(backup),
-            table_count=tables,
-            error=error,
-            log_file=str(log),
-        ),
-        encoding="utf-8",
+    """The suite's own active drill (probes.restore_drill) as the sandbox's superuser."""
+    superuser = PostgresTarget(
+        host="127.0.0.1",
+        port=server.port,
+        dbname="postgres",
+        user="postgres",
+        password=SecretStr(server.superuser_password),
+        sslmode="disable",
     )
-    return log
+    request = DrillRequest(
+        server=superuser,
+        backup=backup,
+        log_dir=directory,
+        min_tables=min_tables,
+        rto=timedelta(minutes=60),
+        timeouts=Timeouts(),
+        pg_restore=server.tool("pg_restore"),
+        key_tables=LMS_KEY_TABLES,
+        # One server holds both the `lms` database and the scratch copy in the sandbox.
+        allow_production_server=True,
+    )
+    return run_restore_drill(request).log
 
 
 def _write_history_log(directory: Path, moment: datetime, backup: str) -> None:

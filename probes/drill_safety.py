@@ -1,0 +1,136 @@
+"""Guards of the active restore drill: never the production database, always drop the scratch."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import psycopg
+from psycopg import sql
+
+from config.model import PostgresTarget, Timeouts
+from probes.errors import MeasurementError
+from probes.postgres import connect
+
+SCRATCH_PREFIX = "lms_restore_drill_"
+
+
+class DrillRefused(Exception):
+    """The drill would touch something it must not; nothing was created."""
+
+
+def same_server(a: PostgresTarget, b: PostgresTarget) -> bool:
+    """Whether two targets are one PostgreSQL server (host names resolved, then port)."""
+    return a.port == b.port and bool(_addresses(a.host) & _addresses(b.host))
+
+
+def _addresses(host: str) -> set[str]:
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(host, None)} | {host.lower()}
+    except OSError:
+        return {host.lower()}
+
+
+def refuse_unsafe(
+    server: PostgresTarget,
+    scratch: str,
+    production: PostgresTarget | None,
+    allow_production_server: bool,
+) -> None:
+    """Raise DrillRefused unless ``scratch`` on ``server`` is a throw-away database."""
+    where = f"{server.host}:{server.port}"
+    if not scratch.startswith(SCRATCH_PREFIX):
+        raise DrillRefused(f"refusing scratch database {scratch!r}: not a {SCRATCH_PREFIX}* name")
+    if production is None or not same_server(server, production):
+        return
+    if scratch == production.dbname:
+        raise DrillRefused(f"refusing to restore into {scratch}: it is the production database")
+    if not allow_production_server:
+        raise DrillRefused(
+            f"refusing to drill on {where}: it is the production server of {production.label}; "
+            "point restore_drill.server at a drill server, or set "
+            "restore_drill.allow_production_server: true to accept the load"
+        )
+
+
+def scratch_exists(server: PostgresTarget, timeouts: Timeouts, scratch: str) -> bool:
+    with connect(server, timeouts) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (scratch,)).fetchone()
+    return row is not None
+
+
+def create_scratch(server: PostgresTarget, timeouts: Timeouts, scratch: str) -> None:
+    """CREATE DATABASE, refusing (never reusing, never dropping) a name that already exists."""
+    refusal = DrillRefused(
+        f"refusing scratch database {scratch} on {server.host}:{server.port}: it already exists "
+        "(another drill running, or one left behind: inspect it, then drop it by hand)"
+    )
+    with connect(server, timeouts, read_only=False) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (scratch,)).fetchone()
+        if row is not None:
+            raise refusal
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+        except psycopg.errors.DuplicateDatabase:
+            raise refusal from None
+        except psycopg.Error as exc:
+            raise MeasurementError(
+                server.label, f"CREATE DATABASE {scratch} failed: {exc}"
+            ) from None
+
+
+def drop_scratch(server: PostgresTarget, timeouts: Timeouts, scratch: str) -> bool:
+    """Drop the scratch database on a fresh connection; True once pg_database no longer lists it.
+
+    A second Ctrl-C while dropping is ignored so that the cleanup itself is not interrupted.
+    """
+    if not scratch.startswith(SCRATCH_PREFIX):  # defence in depth: only ever drop our own
+        return False
+    with _ignoring_interrupts():
+        try:
+            with connect(server, timeouts, read_only=False) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(scratch)
+                    )
+                )
+            return not scratch_exists(server, timeouts, scratch)
+        except (MeasurementError, psycopg.Error):
+            return False
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    if not _in_main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the drill runs, SIGTERM unwinds like Ctrl-C so ``finally`` drops the scratch."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
