@@ -1,0 +1,79 @@
+"""Governance in an environment: waivers of failing controls and attestations of manual items."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from config.durations import Duration, parse_duration
+
+_RELATIVE = re.compile(r"^\s*(?:(?P<ago>\d+\s*[a-z]+)\s+ago|in\s+(?P<ahead>\d+\s*[a-z]+))\s*$")
+_CONTROL_ID = r"^[A-Z]{2,5}-\d{2,3}$"
+
+
+def parse_day(value: Any, *, today: date | None = None) -> date:
+    """A calendar day: ``2026-11-20``, ``today``, ``3d ago`` or ``in 60d`` (relative: sandbox)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a date such as 2026-11-20, 'today' or '3d ago'")
+    today = today or datetime.now(UTC).date()
+    text = value.strip()
+    if text == "today":
+        return today
+    if match := _RELATIVE.match(text):
+        if match["ago"]:
+            return today - timedelta(days=parse_duration(match["ago"]).days)
+        return today + timedelta(days=parse_duration(match["ahead"]).days)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected a date such as 2026-11-20, 'today' or '3d ago'") from None
+
+
+Day = Annotated[
+    date, BeforeValidator(parse_day), PlainSerializer(lambda d: d.isoformat(), return_type=str)
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Waiver(_Frozen):
+    """A failing control accepted as *waived* until ``expires`` (the whole day), then failing."""
+
+    control: Annotated[str, Field(pattern=_CONTROL_ID)]
+    reason: Annotated[str, Field(min_length=1)]
+    ticket: Annotated[str, Field(min_length=1)]
+    approver: Annotated[str, Field(min_length=1)]
+    expires: Day
+    #: how long before ``expires`` the governance check starts warning.
+    warn_before: Duration = timedelta(days=7)
+
+    def in_force(self, today: date) -> bool:
+        return today <= self.expires
+
+    def describe(self) -> str:
+        return (
+            f"waiver of {self.control} ({self.ticket}, approved by {self.approver}) "
+            f"expires {self.expires.isoformat()}"
+        )
+
+
+class Attestation(_Frozen):
+    """A person's statement that a manual runbook item was done, with a link to the evidence."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    by: Annotated[str, Field(min_length=1)]
+    at: Day
+    evidence: Annotated[str, Field(pattern=r"^(https?|file)://\S+$")]
+    #: how often it must be renewed; absent: the catalogue's cadence (or once, for one-off items).
+    cadence: Duration | None = None
+    warn_before: Duration = timedelta(days=7)
+    note: str = ""
