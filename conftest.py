@@ -6,5 +6,10 @@ pytest_plugins = [
     "fixtures.measurements",
     "fixtures.evidence",
     "fixtures.targets",
+    "fixtures.governance",
+    "fixtures.backups",
+    "fixtures.drill",
     "fixtures.plugin",
+    "fixtures.reporting",
+    "reports.compliance_plugin",
 ]

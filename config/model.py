@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from config.durations import Duration
+from config.governance import Attestation, Waiver
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Secret = SecretStr
@@ -124,6 +125,8 @@ class BackupLocation(Frozen):
     pattern: str = r"lms_(?P<stamp>\d{8}_\d{6})\.dump"
     encrypted: bool = False
     expected_tables: list[str] = Field(default_factory=lambda: list(LMS_KEY_TABLES))
+    #: pg_restore on the backup host, at least as new as the pg_dump that wrote the dumps.
+    pg_restore: str = "pg_restore"
 
     @field_validator("pattern")
     @classmethod
@@ -151,6 +154,10 @@ class RestoreDrill(Frozen):
     log_dir: str | None = None
     expected_revision: str | None = None
     row_count_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
+    #: Folder of the client tools (pg_restore) matching the backups' major version; PATH if unset.
+    bin_dir: str | None = None
+    #: Tables that must hold rows after the restore (and are compared with the source).
+    key_tables: list[str] = Field(default_factory=lambda: list(LMS_KEY_TABLES))
 
 
 class Artifacts(Frozen):
@@ -191,6 +198,10 @@ class Environment(Frozen):
     artifacts: Artifacts = Artifacts()
     restore_drill: RestoreDrill | None = None
     policy: Policy = Policy()
+    #: Named secrets (API token, Vault token) for checks that need them; never shown in outputs.
+    credentials: dict[str, Secret] = Field(default_factory=dict)
+    waivers: list[Waiver] = Field(default_factory=list)
+    attestations: list[Attestation] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)
 
     def host(self, name: str) -> Host:

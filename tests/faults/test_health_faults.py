@@ -171,12 +171,15 @@ def test_every_target_hung_costs_one_deadline_not_one_per_check(tmp_path: Path) 
         started = time.monotonic()
         run = daily(tmp_path, config)
         elapsed = time.monotonic() - started
-    assert {r.outcome for r in run.checks.values()} == {"error"}, run.output
-    assert len(run.checks) == 5
+    health = {
+        n: r for n, r in run.checks.items() if r.properties.get("control_id", "")[:3] == "HLT"
+    }
+    assert len(health) == 5, run.output
+    assert {r.outcome for r in health.values()} == {"error"}, run.output
     # Not a timing assertion on the suite's speed: a bound that separates "one deadline"
     # (3 s + start-up) from "one timeout per check" (5 x 2 s + retries).
     assert elapsed < 3 + 6, f"{elapsed:.1f}s"
-    assert any("no answer" in r.message for r in run.checks.values())
+    assert any("no answer" in r.message for r in health.values())
 
 
 @pytest.mark.parametrize("strict", [False, True])

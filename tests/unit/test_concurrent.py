@@ -1,0 +1,43 @@
+"""Measurements taken together under one deadline: a hung job costs the deadline, once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+from config.durations import format_duration, parse_duration
+from probes.concurrent import measure_all
+from probes.errors import NoAnswer, Unreachable
+
+
+def test_hung_jobs_are_abandoned_at_the_deadline_as_no_answer() -> None:
+    never = threading.Event()
+    jobs = {"a": never.wait, "b": never.wait, "c": lambda: 42}
+    started = time.monotonic()
+    outcomes = measure_all(jobs, timedelta(milliseconds=300), {"a": "db-1", "b": "db-2"})
+    assert time.monotonic() - started < 2  # one deadline, not one per job
+    assert outcomes["c"].value == 42 and outcomes["c"].error is None
+    assert isinstance(outcomes["a"].error, NoAnswer)
+    assert str(outcomes["a"].error) == "db-1: no answer within the run's deadline of 300ms"
+
+
+def test_errors_keep_their_kind_and_unexpected_ones_become_measurement_errors() -> None:
+    def refuse() -> None:
+        raise Unreachable("redis://r:6379/0", "connection refused")
+
+    def explode() -> None:
+        raise KeyError("boom")
+
+    outcomes = measure_all({"r": refuse, "x": explode}, timedelta(seconds=1))
+    assert isinstance(outcomes["r"].error, Unreachable)
+    assert "KeyError" in str(outcomes["x"].error)
+
+
+def test_durations_parse_and_render_like_an_operator_writes_them() -> None:
+    assert parse_duration("24h") == timedelta(hours=24)
+    assert parse_duration("800ms") == timedelta(milliseconds=800)
+    assert parse_duration(90) == timedelta(seconds=90)
+    assert format_duration(timedelta(hours=31, minutes=12)) == "1d7h12m"
+    assert format_duration(timedelta(milliseconds=850)) == "850ms"
+    assert format_duration(timedelta(seconds=2.5)) == "2.5s"
