@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,12 +140,12 @@ def _start_missing(state: State, running: dict[str, bool]) -> None:
         _start_postgres(state)
     if not running.get("redis"):
         stop(state.redis_pid)
-        state.redis_port = free_port()
+        state.redis_port = _same_port_if_free(state.redis_port)
         state.redis_password = state.redis_password or secrets.token_urlsafe(16)
         state.redis_pid = start_redis(root / "redis", state.redis_port, state.redis_password)
     if not running.get("api"):
         stop(state.api_pid)
-        state.api_port = free_port()
+        state.api_port = _same_port_if_free(state.api_port)
         state.api_pid = _start_api(state)
     if not running.get("worker") or not running.get("redis"):
         stop(state.worker_pid)
@@ -172,10 +174,19 @@ def _start_missing(state: State, running: dict[str, bool]) -> None:
         )
 
 
+def _same_port_if_free(previous: int) -> int:
+    """Keep a restarted component on its old port: test ids and alert labels carry the URL."""
+    if previous and not port_accepts(previous):
+        with contextlib.suppress(OSError), socket.socket() as probe:
+            probe.bind(("127.0.0.1", previous))
+            return previous
+    return free_port()
+
+
 def _start_postgres(state: State) -> None:
     root = state.dir
     fresh = not (root / "pgdata" / "PG_VERSION").exists()
-    state.pg_port = free_port()
+    state.pg_port = _same_port_if_free(state.pg_port)
     state.pg_superuser_password = state.pg_superuser_password or secrets.token_urlsafe(16)
     state.pg_password = state.pg_password or secrets.token_urlsafe(16)
     server = state.postgres
