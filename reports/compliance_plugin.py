@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.outputs import RUN_DIR, display
-
-WROTE = pytest.StashKey[list[Path]]()
+from fixtures.outputs import REPORTS, RUN_DIR
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,7 +21,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After results.json and junit.xml are written, before the summary line names the report."""
+    config = session.config
     run_dir = config.stash.get(RUN_DIR, None)
     if hasattr(config, "workerinput") or run_dir is None:
         return
@@ -38,5 +38,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         # The checks' verdicts stand; a report that cannot be written must not hide them.
         print(f"compliance report: not written: {exc}", file=sys.stderr)
         return
-    for path in paths:
-        print(f"compliance report: {display(path)}")
+    config.stash[REPORTS] = [*config.stash.get(REPORTS, []), *paths]
