@@ -75,6 +75,7 @@ def bench_catalogue(root: Path, repeat: int) -> None:
 
 
 def bench_archive(root: Path, gib: float, repeat: int) -> None:
+    from sandbox.artifacts import pg_dump
     from tests.support.stacks import isolated_stack
 
     with isolated_stack(root / "stack") as state:
@@ -90,14 +91,7 @@ def bench_archive(root: Path, gib: float, repeat: int) -> None:
                 f"FROM generate_series(1, {rows}) g"
             )
         big = root / "big.dump"
-        subprocess.run(
-            [
-                *(server.tool("pg_dump"), "-h", "127.0.0.1", "-p", str(server.port)),
-                *("-U", "postgres", "-d", "bench_scratch", "-Fc", "-Z", "0", "-f", str(big)),
-            ],
-            check=True,
-            env={**os.environ, "PGPASSWORD": server.superuser_password},
-        )
+        pg_dump(server, "bench_scratch", big, "-Fc", "-Z", "0", timeout=3600)
         with server.connect() as conn:
             conn.execute("DROP DATABASE bench_scratch")
         small = next((state.dir / "backups" / "db").glob("lms_*.dump"))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from sandbox import stack  # noqa: E402
 from sandbox.redis_server import redis_server_binary  # noqa: E402
-from tests.support.stacks import black_hole  # noqa: E402
+from tests.support.stacks import black_hole, hung_config  # noqa: E402
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -90,21 +90,7 @@ def main() -> None:
 
     with black_hole() as port:
         hung_env = Path(out) / "hung.yaml"
-        hung = {"host": "127.0.0.1", "port": port}
-        hung_env.write_text(
-            yaml.safe_dump(
-                {
-                    "name": "hung",
-                    "timeouts": {"connect": "2s", "request": "2s", "deadline": "2s"},
-                    "targets": {
-                        "api": {"replicas": [f"http://127.0.0.1:{port}"]},
-                        "postgres": {**hung, "sslmode": "disable"},
-                        "redis": hung,
-                        "celery": {"broker": {**hung, "db": 1}},
-                    },
-                }
-            )
-        )
+        hung_env.write_text(yaml.safe_dump(hung_config(port, deadline="2s")))
         hung_shell = ["bash", "bench/daily.sh", f"http://127.0.0.1:{port}", str(port), str(port)]
         hung_times = alternate(
             max(3, rounds // 3),

@@ -33,27 +33,19 @@ def last_nightly_run(now: datetime) -> datetime:
     return today if today <= now else today - timedelta(days=1)
 
 
-def pg_dump(server: PostgresServer, dbname: str, target: Path) -> None:
-    """A real ``pg_dump -Fc`` of the database (custom format, starts with PGDMP)."""
+def pg_dump(
+    server: PostgresServer, dbname: str, target: Path, *options: str, timeout: float = 300
+) -> None:
+    """A real ``pg_dump`` of the database: custom format (PGDMP) unless ``options`` differ."""
     partial = target.with_suffix(".partial")
     subprocess.run(
         [
-            server.tool("pg_dump"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(server.port),
-            "-U",
-            "postgres",
-            "-d",
-            dbname,
-            "-Fc",
-            "-f",
-            str(partial),
+            *(server.tool("pg_dump"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres"),
+            *("-d", dbname, *(options or ("-Fc",)), "-f", str(partial)),
         ],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=timeout,
         env={**os.environ, "PGPASSWORD": server.superuser_password, "PGCONNECT_TIMEOUT": "5"},
     )
     partial.rename(target)

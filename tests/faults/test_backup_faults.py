@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox import stack
-from sandbox.artifacts import backup_name
+from sandbox.artifacts import backup_name, pg_dump
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.sshd import MISSING, SSHD, running_sshd
 from tests.support.stacks import closed_port
@@ -30,15 +30,7 @@ def dumps(shared_stack: stack.State, tmp_path_factory: pytest.TempPathFactory) -
     made = {"nightly": shared_stack.dir / "backups" / "db"}
     for label, dbname, fmt in (("plain", "lms", "p"), ("otherdb", "postgres", "c")):
         made[label] = root / f"{label}.dump"
-        subprocess.run(
-            [
-                *(server.tool("pg_dump"), "-h", "127.0.0.1", "-p", str(server.port)),
-                *("-U", "postgres", "-d", dbname, f"-F{fmt}", "-f", str(made[label])),
-            ],
-            check=True,
-            timeout=120,
-            env={**os.environ, "PGPASSWORD": server.superuser_password},
-        )
+        pg_dump(server, dbname, made[label], f"-F{fmt}")
     return made
 
 

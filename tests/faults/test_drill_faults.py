@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import signal
 import subprocess
@@ -66,16 +65,7 @@ def dumps(shared_stack: stack.State, tmp_path_factory: pytest.TempPathFactory) -
     truncated = folder / "truncated.dump"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     plain = folder / "plain.sql"
-    subprocess.run(
-        [
-            *(server.tool("pg_dump"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres"),
-            *("-d", "lms", "-Fp", "-f", str(plain)),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-        env={**os.environ, "PGPASSWORD": server.superuser_password},
-    )
+    pg_dump(server, "lms", plain, "-Fp")
     return {"good": good, "few": folder / "few.dump", "truncated": truncated, "plain": plain}
 
 

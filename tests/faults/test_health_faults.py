@@ -10,7 +10,7 @@ import pytest
 from sandbox import stack
 from sandbox.processes import stop
 from tests.support.runner import SuiteRun, run_suite, write_env
-from tests.support.stacks import black_hole, closed_port, sandbox_config
+from tests.support.stacks import black_hole, closed_port, hung_config, sandbox_config
 
 
 def daily(tmp_path: Path, config: dict[str, object], *extra: str) -> SuiteRun:
@@ -157,17 +157,7 @@ def test_broker_down_is_an_error_not_a_missing_worker(tmp_path: Path) -> None:
 
 def test_every_target_hung_costs_one_deadline_not_one_per_check(tmp_path: Path) -> None:
     with black_hole() as port:
-        hung = {"host": "127.0.0.1", "port": port}
-        config = {
-            "name": "selftest",
-            "timeouts": {"connect": "2s", "request": "2s", "deadline": "3s"},
-            "targets": {
-                "api": {"replicas": [f"http://127.0.0.1:{port}"]},
-                "postgres": {**hung, "sslmode": "disable"},
-                "redis": hung,
-                "celery": {"broker": {**hung, "db": 1}},
-            },
-        }
+        config = hung_config(port, deadline="3s")
         started = time.monotonic()
         run = daily(tmp_path, config)
         elapsed = time.monotonic() - started

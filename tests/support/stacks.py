@@ -81,6 +81,21 @@ def black_hole() -> Iterator[int]:
         server.close()
 
 
+def hung_config(port: int, deadline: str = "3s") -> dict[str, Any]:
+    """An environment whose every daily target is the black hole on ``port``."""
+    hung = {"host": "127.0.0.1", "port": port}
+    return {
+        "name": "hung",
+        "timeouts": {"connect": "2s", "request": "2s", "deadline": deadline},
+        "targets": {
+            "api": {"replicas": [f"http://127.0.0.1:{port}"]},
+            "postgres": {**hung, "sslmode": "disable"},
+            "redis": hung,
+            "celery": {"broker": {**hung, "db": 1}},
+        },
+    }
+
+
 def closed_port() -> int:
     """A port with nothing listening (connection refused)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
