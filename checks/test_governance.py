@@ -44,6 +44,26 @@ def test_no_waiver_has_expired(
     assert not expired, f"{len(expired)} expired in {environment.name}: " + "; ".join(expired)
 
 
+@pytest.mark.weekly
+@pytest.mark.control(
+    "GOV-03",
+    severity="medium",
+    runbook="2.3 Compliance Review",
+    remediation="Correct the waiver's control id, or remove the waiver of a control that is gone.",
+)
+def test_every_waiver_names_a_declared_control(
+    environment: Environment, declared_controls: frozenset[str], evidence: EvidenceLog
+) -> None:
+    """A waiver waives a control a check declares: a mistyped id would waive nothing, silently."""
+    unknown = sorted({w.control for w in environment.waivers} - declared_controls)
+    evidence.record("waivers", len(environment.waivers), target=environment.name)
+    evidence.record("unknown_controls", unknown, threshold="none")
+    assert not unknown, (
+        f"{len(unknown)} waiver(s) in {environment.name} name a control no check declares: "
+        f"{', '.join(unknown)} ({len(declared_controls)} controls declared)"
+    )
+
+
 ATTESTED = [
     pytest.param(item.id, id=item.id, marks=[pytest.mark.launch] if item.launch else [])
     for item in CATALOGUE

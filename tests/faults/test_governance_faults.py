@@ -115,3 +115,13 @@ def test_launch_selects_only_the_pre_launch_attestations(
         "test_manual_item_is_attested_and_current[uat-signoff]",
     ]
     assert suite.exit_code == 0, suite.output
+
+
+def test_waiver_of_an_undeclared_control_fails_gov_03_naming_it(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    config = sandbox_config(shared_stack, waivers=[waiver("HLT-99", "in 30d")])
+    suite = run(tmp_path, config, "-m", "weekly", "-k", "governance")
+    gov = suite.only("test_every_waiver_names_a_declared_control")
+    assert gov.outcome == "failed"
+    assert "1 waiver(s) in selftest name a control no check declares: HLT-99" in gov.message
