@@ -11,5 +11,6 @@ pytest_plugins = [
     "fixtures.drill",
     "fixtures.plugin",
     "fixtures.reporting",
+    "reports.collector_plugin",
     "reports.compliance_plugin",
 ]

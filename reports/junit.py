@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
+from fixtures.outputs import RECORD_PROPERTY
 from probes.redaction import redact
-from reports.results import RECORD_PROPERTY, CheckResult
+from reports.results import CheckResult
 
 
 def junit_key(nodeid: str) -> tuple[str, str]:

@@ -17,8 +17,6 @@ SCHEMA = "opscheck.results/1"
 OUTCOMES = ("passed", "failed", "error", "skipped", "waived")
 CATEGORIES = ("target unhealthy", "could not measure", "configuration")
 #: user_properties carrying structured data from xdist workers to the controller.
-RECORD_PROPERTY = "ops.record"
-WAIVER_PROPERTY = "ops.waiver"
 
 
 @dataclass(frozen=True)
