@@ -222,12 +222,20 @@ def test_backups_are_encrypted_where_policy_requires(
     backup_location: BackupLocation,
     evidence: EvidenceLog,
 ) -> None:
-    """Where policy requires encryption, no recent backup starts with a readable dump header."""
+    """Where policy requires encryption, recent backups exist and none has a readable header."""
     required = backup_location.encrypted
     evidence.record("encryption_required", required, target=backups.where)
-    evidence.record("formats", recent_formats, target=backups.where)
     if not required:
-        return  # applicable everywhere; the environment declares plain dumps acceptable
+        # Nothing is measured, so the report must not show the control as met.
+        pytest.skip(
+            "not applicable: artifacts.backups.encrypted is false (plain dumps are accepted "
+            f"for {backups.where})"
+        )
+    evidence.record("formats", recent_formats, threshold="opaque each", target=backups.where)
+    assert recent_formats, (
+        f"no backup examined in {backups.where} (0 matching {backups.pattern!r}); the policy "
+        "requires encryption (artifacts.backups.encrypted), so at least 1 must be examined"
+    )
     readable = {name: fmt_ for name, fmt_ in recent_formats.items() if fmt_ != "opaque"}
     assert not readable, (
         f"{len(readable)} of the last {len(recent_formats)} backup(s) in {backups.where} are not "

@@ -7,11 +7,13 @@ from datetime import date
 
 import pytest
 
+from config.durations import format_duration
+from config.governance import GovernancePolicy
 from config.model import Environment
 from fixtures.evidence import EvidenceLog
 from probes.attestations import CATALOGUE, ITEMS, attestation_status
 from probes.thresholds import Level
-from probes.waivers import waiver_status
+from probes.waivers import overlong, waiver_status
 
 
 class GovernanceWarning(UserWarning):
@@ -26,10 +28,14 @@ class GovernanceWarning(UserWarning):
     remediation="Fix the waived control, or renew the waiver with a new approval and ticket.",
 )
 def test_no_waiver_has_expired(
-    environment: Environment, governance_day: date, evidence: EvidenceLog
+    environment: Environment,
+    governance_day: date,
+    governance_policy: GovernancePolicy,
+    evidence: EvidenceLog,
 ) -> None:
-    """Every waiver of a failing control is still in force: an expired waiver is a finding."""
+    """Every waiver is still in force and expires within the maximum waiver length."""
     statuses = [waiver_status(w, governance_day) for w in environment.waivers]
+    longest = governance_policy.max_waiver_length
     for status in statuses:
         evidence.record(
             status.waiver.control,
@@ -41,7 +47,12 @@ def test_no_waiver_has_expired(
         if status.level is Level.WARNING:
             warnings.warn(GovernanceWarning(str(status)), stacklevel=1)
     expired = [str(s) for s in statuses if s.level is Level.CRITICAL]
+    too_long = [r for w in environment.waivers if (r := overlong(w, governance_day, longest))]
+    evidence.record("too_long", len(too_long), threshold=f"none over {format_duration(longest)}")
     assert not expired, f"{len(expired)} expired in {environment.name}: " + "; ".join(expired)
+    assert not too_long, (
+        f"{len(too_long)} waiver(s) in {environment.name} last too long: " + "; ".join(too_long)
+    )
 
 
 @pytest.mark.weekly

@@ -113,7 +113,7 @@ def test_redis_answers_ping_and_requires_auth(
     assert redis_ping.round_trip <= policy.api_latency, (
         f"{redis_ping.target} answered PING in {round_trip}; the latency SLO is {slo}"
     )
-    assert redis_ping.requires_auth is not False, (
+    assert redis_ping.requires_auth, (
         f"{redis_ping.target} answered PING without a password; auth must be required"
     )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+from pydantic_core import PydanticCustomError
 
 _UNITS = {
     "ms": timedelta(milliseconds=1),
@@ -16,6 +18,8 @@ _UNITS = {
     "d": timedelta(days=1),
     "w": timedelta(weeks=1),
 }
+#: Far beyond any policy, and far enough from timedelta's limits that ``now - duration`` works.
+MAXIMUM = timedelta(days=100 * 366)
 _DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d|w)\s*$")
 
 
@@ -25,14 +29,21 @@ def parse_duration(value: Any) -> timedelta:
         return value
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 15m, 24h or 30d")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match["number"]) * _UNITS[match["unit"]].total_seconds()
-    else:
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and (match := _DURATION.match(value)):
+            seconds = float(match["number"]) * _UNITS[match["unit"]].total_seconds()
+        else:
+            raise ValueError("expected a duration such as 30s, 15m, 24h or 30d")
+    except OverflowError:  # float() of an integer with hundreds of digits
+        seconds = math.inf
+    if math.isnan(seconds):
         raise ValueError("expected a duration such as 30s, 15m, 24h or 30d")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAXIMUM.total_seconds():  # also .inf, which timedelta() cannot hold
+        raise PydanticCustomError("duration_range", "duration out of range (at most 100 years)")
     return timedelta(seconds=seconds)
 
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 from config.durations import Duration, parse_duration
 
@@ -56,6 +56,16 @@ class Waiver(_Frozen):
     #: how long before ``expires`` the governance check starts warning.
     warn_before: Duration = timedelta(days=7)
 
+    @field_validator("control")
+    @classmethod
+    def _not_governance(cls, control: str) -> str:
+        if control.startswith("GOV-"):
+            raise ValueError(
+                f"{control} cannot be waived: GOV-* controls check the waivers and attestations "
+                "themselves"
+            )
+        return control
+
     def in_force(self, today: date) -> bool:
         return today <= self.expires
 
@@ -66,6 +76,16 @@ class Waiver(_Frozen):
         )
 
 
+class GovernancePolicy(_Frozen):
+    """Limits on governance itself, the same for every environment (an audit requirement)."""
+
+    #: A waiver may expire at most this long after the day it is judged on (GOV-01).
+    max_waiver_length: Duration = timedelta(days=90)
+
+
+GOVERNANCE_POLICY = GovernancePolicy()
+
+
 class Attestation(_Frozen):
     """A person's statement that a manual runbook item was done, with a link to the evidence."""
 
@@ -74,6 +94,7 @@ class Attestation(_Frozen):
     at: Day
     evidence: Annotated[str, Field(pattern=r"^(https?|file)://\S+$")]
     #: how often it must be renewed; absent: the catalogue's cadence (or once, for one-off items).
+    #: It can only shorten the catalogue's cadence: the shorter of the two applies.
     cadence: Duration | None = None
     warn_before: Duration = timedelta(days=7)
     note: str = ""

@@ -21,6 +21,25 @@ class ConfigError(Exception):
     """A configuration problem, worded as one line that names the file, the key and the problem."""
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose impossible dates (``2020-13-45``) are YAML errors with a line number."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid date {node.value!r} ({exc})", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _read_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
+
+
 def available_environments(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yaml") if not p.stem.endswith(".example"))
 
@@ -46,13 +65,15 @@ def load_environment(
     path = resolve_path(name_or_path, directory)
     where = _display(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _read_yaml(path)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{where}:{line}: malformed YAML: {exc.problem}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{where}: cannot read: {exc}") from None
+        raise ConfigError(f"{where}: cannot read: {_one_line(exc)}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a constructor's own complaint
+        raise ConfigError(f"{where}: malformed YAML: {_one_line(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping of keys at the top level")
     raw.setdefault("name", path.stem)
@@ -91,8 +112,16 @@ def _first_problem(exc: ValidationError) -> str:
         message = "unknown key"
     elif kind == "missing":
         message = "required key is missing"
+    # Our validators word their own problem (and name the key when it is not the field's own).
+    message = message.removeprefix("Value error, ")
+    if not error["loc"]:
+        key, message = message.split(": ", 1) if ": " in message else ("(top level)", message)
     more = exc.error_count() - 1
     return f"{key}: {message}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _display(path: Path) -> str:
@@ -106,8 +135,8 @@ def peek_embedded(name_or_path: str, directory: Path = ENVIRONMENTS_DIR) -> str 
     """The ``embedded`` key alone, read before interpolation: its stack supplies the variables."""
     path = resolve_path(name_or_path, directory)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raw = _read_yaml(path)
+    except (OSError, ValueError, OverflowError, RecursionError, yaml.YAMLError):
         return None  # load_environment reports the problem with its line
     value = raw.get("embedded") if isinstance(raw, dict) else None
     return value if isinstance(value, str) else None

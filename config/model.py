@@ -8,12 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from config.durations import Duration
 from config.governance import Attestation, Waiver
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
+_PASSWORD_IN_URI = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]*:[^/@\s]*@", re.I)
+#: Shorter secrets cannot be masked in outputs without masking ordinary text as well.
+MIN_SECRET_LENGTH = 4
 Secret = SecretStr
 
 LMS_KEY_TABLES = (
@@ -53,6 +57,16 @@ class Host(Frozen):
     identity_file: Path | None = None
     ssh_config: Path | None = None
 
+    @field_validator("uri")
+    @classmethod
+    def _no_password(cls, uri: str) -> str:
+        if _PASSWORD_IN_URI.match(uri) or re.search(r"[?&](password|passwd)=", uri, re.I):
+            raise ValueError(
+                "the host URI carries a password; host URIs are printed in evidence and "
+                "alerts: use identity_file (ssh keys) or ssh_config instead"
+            )
+        return uri
+
 
 class ApiTarget(Frozen):
     replicas: Annotated[list[str], Field(min_length=1)]
@@ -64,9 +78,15 @@ class ApiTarget(Frozen):
     @field_validator("replicas")
     @classmethod
     def _urls(cls, replicas: list[str]) -> list[str]:
-        for url in replicas:
+        # Never echo the value: it is interpolated and could hold a credential.
+        for index, url in enumerate(replicas):
             if not re.match(r"^https?://[^/\s]+", url):
-                raise ValueError(f"replica {url!r} is not an http(s) base URL")
+                raise ValueError(f"replica {index} is not an http(s) base URL")
+            if _USERINFO.match(url):
+                raise ValueError(
+                    f"replica {index} carries credentials in its URL; URLs are printed "
+                    "in test ids and alerts, so health endpoints must not need them"
+                )
         return [url.rstrip("/") for url in replicas]
 
 
@@ -204,6 +224,27 @@ class Environment(Frozen):
     attestations: list[Attestation] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Environment:
+        for key, location in (
+            ("artifacts.backups.host", self.artifacts.backups),
+            ("artifacts.drill_logs.host", self.artifacts.drill_logs),
+        ):
+            if (
+                location is not None
+                and location.host != "local"
+                and location.host not in self.hosts
+            ):
+                known = ", ".join(["local", *self.hosts])
+                raise ValueError(f"{key}: host {location.host!r} is not under hosts: ({known})")
+        for key, secret in _secret_fields(self, ""):
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{key}: a secret shorter than {MIN_SECRET_LENGTH} characters cannot be "
+                    "kept out of outputs"
+                )
+        return self
+
     def host(self, name: str) -> Host:
         if name == "local":
             return self.hosts.get("local", Host(uri="local://"))
@@ -211,23 +252,21 @@ class Environment(Frozen):
 
     def secrets(self) -> Iterator[str]:
         """Every secret value in this environment, so outputs can be scrubbed of them."""
-        yield from _secrets_in(self)
+        for _, secret in _secret_fields(self, ""):
+            yield secret
 
 
-def _secrets_in(model: BaseModel) -> Iterator[str]:
-    for name in type(model).model_fields:
-        yield from _secrets_of(getattr(model, name))
-
-
-def _secrets_of(value: object) -> Iterator[str]:
+def _secret_fields(value: object, key: str) -> Iterator[tuple[str, str]]:
+    """(dotted key, plain value) of every non-empty secret below ``value``."""
     if isinstance(value, SecretStr):
         if plain := value.get_secret_value():
-            yield plain
+            yield key, plain
     elif isinstance(value, BaseModel):
-        yield from _secrets_in(value)
+        for name in type(value).model_fields:
+            yield from _secret_fields(getattr(value, name), f"{key}.{name}".lstrip("."))
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _secrets_of(item)
+        for name, item in value.items():
+            yield from _secret_fields(item, f"{key}.{name}")
     elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _secrets_of(item)
+        for index, item in enumerate(value):
+            yield from _secret_fields(item, f"{key}.{index}")

@@ -66,6 +66,19 @@ def latest(attestations: Iterable[Attestation], item_id: str) -> Attestation | N
     return max(found, key=lambda a: a.at, default=None)
 
 
+def effective_cadence(
+    declared: timedelta | None, catalogue: timedelta | None
+) -> tuple[timedelta | None, timedelta | None]:
+    """The cadence that applies and, when the environment's was longer, that ignored cadence.
+
+    An environment may renew more often than the catalogue says, never less often."""
+    if declared is None:
+        return catalogue, None
+    if catalogue is not None and declared > catalogue:
+        return catalogue, declared
+    return declared, None
+
+
 def attestation_status(
     item_id: str, attestations: Iterable[Attestation], today: date
 ) -> AttestationStatus:
@@ -81,7 +94,12 @@ def attestation_status(
         return AttestationStatus(
             item_id, title, Level.CRITICAL, found, None, f"{who}: dated in the future"
         )
-    cadence = found.cadence or (item.cadence if item else None)
+    cadence, capped = effective_cadence(found.cadence, item.cadence if item else None)
+    if capped and cadence:
+        who += (
+            f" (cadence {format_duration(capped)} ignored: longer than the catalogue's "
+            f"{format_duration(cadence)})"
+        )
     if cadence is None:
         return AttestationStatus(item_id, title, Level.OK, found, None, f"{who}; one-off")
     due = found.at + timedelta(days=cadence.days)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config.durations import format_duration
 from config.model import CeleryTarget, Timeouts
@@ -38,22 +39,30 @@ def ping_workers(target: CeleryTarget, timeouts: Timeouts, budget: timedelta) ->
     broker = target.broker.label
     app = _probe_app(target, timeouts)
     started = time.monotonic()
+    import kombu.exceptions
+    import redis
+
+    conn = app.connection_for_write()
     try:
-        _check_broker(app, broker, timeouts)
+        _check_broker(conn, broker, timeouts)
+        # kombu publishes broadcasts with retry=True and no limit (Connection.ensure with
+        # max_retries=None): on our own connection, a lost broker fails at once instead.
+        conn.ensure = functools.partial(conn.ensure, max_retries=0)
         seen: set[str] = set()
         attempts = 0
         while True:
             attempts += 1
             remaining = budget.total_seconds() - (time.monotonic() - started)
             wait = max(0.05, min(ATTEMPT_TIMEOUT.total_seconds(), remaining))
-            replies = app.control.ping(timeout=wait, limit=target.min_workers)
+            replies = app.control.ping(timeout=wait, limit=target.min_workers, connection=conn)
             seen.update(name for reply in replies for name in reply)
             matching = [n for n in seen if n.startswith(target.worker_prefix or "")]
             if len(matching) >= target.min_workers or remaining <= wait:
                 break
-    except (OSError, ConnectionError) as exc:
-        raise Unreachable(broker, f"broker lost during ping ({exc})") from None
+    except (OSError, kombu.exceptions.OperationalError, redis.RedisError) as exc:
+        raise Unreachable(broker, f"broker lost during ping ({_first_line(exc)})") from None
     finally:
+        conn.release()
         app.close()
     elapsed = timedelta(seconds=time.monotonic() - started)
     return WorkerPing(broker, tuple(sorted(matching)), attempts, elapsed)
@@ -81,15 +90,14 @@ def _probe_app(target: CeleryTarget, timeouts: Timeouts) -> Celery:
     return app
 
 
-def _check_broker(app: Celery, broker: str, timeouts: Timeouts) -> None:
+def _check_broker(conn: Any, broker: str, timeouts: Timeouts) -> None:
     """One bounded connection attempt, so 'broker down' is not mistaken for 'no worker'."""
     import kombu.exceptions
     import redis
 
     try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=0, timeout=timeouts.connect.total_seconds())
-            conn.default_channel.client.ping()
+        conn.ensure_connection(max_retries=0, timeout=timeouts.connect.total_seconds())
+        conn.default_channel.client.ping()
     except redis.AuthenticationError as exc:
         raise Rejected(broker, f"broker rejected the credentials ({exc})") from None
     except redis.ResponseError as exc:

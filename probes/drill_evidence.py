@@ -32,15 +32,29 @@ class StampedFile:
 
 @dataclass(frozen=True)
 class DrillLogs:
-    """The drill logs of one folder, oldest first, as seen at ``now``."""
+    """The drill logs of one folder, oldest first, as seen at ``now``.
+
+    A log stamped more than ``tolerance`` after ``now`` is *future-dated* (a wrong clock or a
+    hand-made name): it never counts as the newest drill, and DRL-01 reports it.
+    """
 
     location: str
     files: tuple[StampedFile, ...]
     now: datetime
+    tolerance: timedelta = timedelta(0)
+
+    @property
+    def future(self) -> tuple[StampedFile, ...]:
+        return tuple(f for f in self.files if f.stamp > self.now + self.tolerance)
 
     @property
     def newest(self) -> StampedFile | None:
-        return self.files[-1] if self.files else None
+        """The newest log that is not future-dated."""
+        dated = [f for f in self.files if f.stamp <= self.now + self.tolerance]
+        return dated[-1] if dated else None
+
+    def ahead(self, file: StampedFile) -> str:
+        return f"{file.name} is {format_duration(-file.age(self.now))} ahead"
 
     @property
     def oldest(self) -> StampedFile | None:
@@ -103,10 +117,14 @@ def stamped_files(directory: Path, pattern: str, location: str) -> tuple[Stamped
 
 
 def drill_logs(
-    directory: Path, pattern: str, location: str, now: datetime | None = None
+    directory: Path,
+    pattern: str,
+    location: str,
+    now: datetime | None = None,
+    tolerance: timedelta = timedelta(0),
 ) -> DrillLogs:
     when = now or datetime.now(UTC)
-    return DrillLogs(location, stamped_files(directory, pattern, location), when)
+    return DrillLogs(location, stamped_files(directory, pattern, location), when, tolerance)
 
 
 def read_drill(file: StampedFile, location: str) -> DrillEvidence:

@@ -43,9 +43,24 @@ def client(timeouts: Timeouts, verify: bool = True) -> httpx.Client:
 
 
 def get(http: httpx.Client, url: str, max_body: int = 64 * 1024) -> HttpReply:
+    """GET ``url``; read at most ``max_body`` bytes, within connect + read timeout in total.
+
+    httpx's timeouts apply per read: a server that trickles a byte at a time would never time
+    out, so the body is streamed against a whole-answer bound.
+    """
     started = time.perf_counter()
+    limit = (http.timeout.connect or 0) + (http.timeout.read or 0) or 5.0
     try:
-        response = http.get(url)
+        with http.stream("GET", url) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) >= max_body:
+                    break
+                if time.perf_counter() - started > limit:
+                    raise NoAnswer(url, f"answer still arriving after {limit:g}s")
+            encoding = response.encoding or "utf-8"
+            status, headers = response.status_code, response.headers
     except httpx.ConnectTimeout:
         raise Unreachable(url, "connect timed out") from None
     except httpx.TimeoutException:
@@ -57,8 +72,8 @@ def get(http: httpx.Client, url: str, max_body: int = 64 * 1024) -> HttpReply:
     latency = timedelta(seconds=time.perf_counter() - started)
     return HttpReply(
         url=url,
-        status=response.status_code,
+        status=status,
         latency=latency,
-        body=response.text[:max_body],
-        headers={k.lower(): v for k, v in response.headers.items()},
+        body=bytes(body[:max_body]).decode(encoding, errors="replace"),
+        headers={k.lower(): v for k, v in headers.items()},
     )

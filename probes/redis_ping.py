@@ -20,8 +20,8 @@ class RedisPing:
     target: str
     round_trip: timedelta
     version: str
-    #: True when a connection without credentials is refused (NOAUTH); None if not probed.
-    requires_auth: bool | None
+    #: True when a connection without credentials is refused (NOAUTH).
+    requires_auth: bool
 
     def __str__(self) -> str:
         return f"{self.target} answered PING in {format_duration(self.round_trip)}"
@@ -50,8 +50,8 @@ def ping_redis(target: RedisTarget, timeouts: Timeouts) -> RedisPing:
         round_trip = timedelta(seconds=time.perf_counter() - started)
         info = _call(target, lambda: conn.info("server"))
     version = str(info.get("redis_version", "unknown")) if isinstance(info, dict) else "unknown"
-    requires_auth = _refuses_anonymous(target, timeouts) if target.password else None
-    return RedisPing(target.label, round_trip, version, requires_auth)
+    # Probed even when no password is configured: an open Redis is the finding, not a skip.
+    return RedisPing(target.label, round_trip, version, _refuses_anonymous(target, timeouts))
 
 
 def _refuses_anonymous(target: RedisTarget, timeouts: Timeouts) -> bool:

@@ -17,7 +17,7 @@ from config.model import PostgresTarget, Timeouts
 from probes import drill_safety
 from probes.drill_log import format_drill_log
 from probes.drill_safety import SCRATCH_PREFIX, DrillRefused
-from probes.errors import MeasurementError
+from probes.errors import MeasurementError, NoAnswer, Rejected
 from probes.postgres import connect
 from probes.redaction import redact
 
@@ -42,7 +42,7 @@ class DrillRequest:
     pg_restore: str = "pg_restore"
     key_tables: tuple[str, ...] = ()
     expected_revision: str | None = None
-    #: The production database, read only, to compare row counts with; None to skip.
+    #: The production database, read only, to compare row counts with; None: not compared.
     source: PostgresTarget | None = None
     tolerance: float = 0.05
     allow_production_server: bool = False
@@ -76,7 +76,9 @@ class DrillResult:
     revision: str | None
     has_alembic: bool
     row_counts: tuple[RowCount, ...]
-    source_note: str | None
+    source_note: str | None  # why row counts were not compared: no source is configured
+    #: The configured source could not be measured (unreachable, credentials rejected).
+    source_error: MeasurementError | None
     validation_failures: tuple[str, ...]
     dropped: bool
     log: Path
@@ -107,6 +109,7 @@ class _Seen:
     has_alembic: bool = False
     row_counts: tuple[RowCount, ...] = ()
     source_note: str | None = None
+    source_error: MeasurementError | None = None
 
 
 def run_restore_drill(request: DrillRequest) -> DrillResult:
@@ -227,12 +230,22 @@ def _source_counts(request: DrillRequest, seen: _Seen) -> dict[str, int]:
                 if _exists(conn, table):
                     counts[table] = _scalar(conn, _count(table))
     except MeasurementError as exc:
-        seen.source_note = f"source not compared: {exc}"
+        seen.source_error = exc
         return {}
     except psycopg.Error as exc:
-        seen.source_note = f"source not compared: {request.source.label}: {type(exc).__name__}"
+        seen.source_error = _source_error(request.source, exc)
         return {}
     return counts
+
+
+def _source_error(source: PostgresTarget, exc: psycopg.Error) -> MeasurementError:
+    """A query on the source that failed after connecting: refused, timed out, or otherwise."""
+    what = f"counting key-table rows failed ({type(exc).__name__})"
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return Rejected(source.label, what)
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return NoAnswer(source.label, what)
+    return MeasurementError(source.label, what)
 
 
 def _failures(request: DrillRequest, seen: _Seen) -> tuple[str, ...]:
@@ -284,6 +297,7 @@ def _result(
         has_alembic=seen.has_alembic,
         row_counts=seen.row_counts,
         source_note=seen.source_note,
+        source_error=seen.source_error,
         validation_failures=_failures(request, seen),
         dropped=dropped,
         log=request.log_dir / f"restore_drill_{started:%Y%m%d_%H%M%S}.log",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from config.durations import format_duration
 from config.governance import Waiver
 from probes.thresholds import Level, TwoLevel
 
@@ -37,6 +38,18 @@ def waiver_status(waiver: Waiver, today: date) -> WaiverStatus:
     days_left = (waiver.expires - today).days
     bounds = TwoLevel(warning=waiver.warn_before.days, critical=-1)
     return WaiverStatus(waiver, bounds.level(days_left), days_left)
+
+
+def overlong(waiver: Waiver, today: date, max_length: timedelta) -> str | None:
+    """Why ``waiver`` lasts longer than policy allows from ``today``; None when it does not."""
+    length = waiver.expires - today
+    if length <= max_length:
+        return None
+    return (
+        f"waiver of {waiver.control} ({waiver.ticket}, approved by {waiver.approver}) expires "
+        f"{waiver.expires.isoformat()}, {length.days}d after {today.isoformat()}; the maximum "
+        f"waiver length is {format_duration(max_length)}"
+    )
 
 
 def waiver_in_force(waivers: Iterable[Waiver], control: str, today: date) -> Waiver | None:

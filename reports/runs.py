@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,14 +37,20 @@ class Run:
         return counts
 
 
-def parse_time(text: str | None) -> datetime:
+def parse_time(text: object) -> datetime:
     if not text:
         return datetime.fromtimestamp(0, UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r:.40} is not an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r:.40} is not an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def load_run(path: Path) -> Run:
+    """The run in ``path``; anything unreadable or malformed is a RunFolderError naming the file."""
     has_governance = (path / "governance.json").is_file()
     governance = _read_json(path / "governance.json") if has_governance else None
     results = path / "results.json"
@@ -50,24 +58,52 @@ def load_run(path: Path) -> Run:
         data = _read_json(results)
         if data.get("schema") != RESULTS_SCHEMA:
             raise RunFolderError(f"{results}: schema {data.get('schema')!r}, not {RESULTS_SCHEMA}")
-        run = data["run"]
-        return Run(
-            path,
-            str(run.get("id") or path.name),
-            str(run.get("env") or path.parent.name),
-            parse_time(run.get("started_at")),
-            tuple(_normalised(c) for c in data.get("checks", [])),
-            governance,
-            "results.json",
-            run,
-        )
+        with _problems_in(results):
+            return _from_results(path, data, governance)
     junit = path / "junit.xml"
     if junit.is_file():
-        started = datetime.fromtimestamp(junit.stat().st_mtime, UTC)
-        env = (governance or {}).get("env") or path.parent.name
-        checks = tuple(_normalised(c) for c in _from_junit(junit, started))
-        return Run(path, path.name, env, started, checks, governance, "junit.xml", {})
+        with _problems_in(junit):
+            started = datetime.fromtimestamp(junit.stat().st_mtime, UTC)
+            env = (governance or {}).get("env") or path.parent.name
+            checks = tuple(_normalised(c) for c in _from_junit(junit, started))
+            return Run(path, path.name, str(env), started, checks, governance, "junit.xml", {})
     raise RunFolderError(f"{path}: neither results.json nor junit.xml; is it a run folder?")
+
+
+@contextmanager
+def _problems_in(path: Path) -> Iterator[None]:
+    """Re-raise what malformed content makes the readers raise as one RunFolderError line."""
+    try:
+        yield
+    except RunFolderError as exc:
+        raise RunFolderError(f"{path}: {exc}") from None
+    except ET.ParseError as exc:
+        raise RunFolderError(f"{path}: malformed XML: {exc}") from None
+    except KeyError as exc:
+        raise RunFolderError(f"{path}: required key {exc} is missing") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RunFolderError(f"{path}: malformed content: {exc}") from None
+
+
+def _from_results(path: Path, data: dict[str, Any], governance: dict[str, Any] | None) -> Run:
+    run = data["run"]
+    checks = data.get("checks", [])
+    if not isinstance(run, dict) or not isinstance(checks, list):
+        raise RunFolderError('"run" must be an object and "checks" a list')
+    try:
+        started = parse_time(run.get("started_at"))
+    except ValueError as exc:
+        raise RunFolderError(f"run.started_at: {exc}") from None
+    return Run(
+        path,
+        str(run.get("id") or path.name),
+        str(run.get("env") or path.parent.name),
+        started,
+        tuple(_normalised(c) for c in checks),
+        governance,
+        "results.json",
+        run,
+    )
 
 
 def discover_history(runs: list[Run], weeks: int = 9) -> list[Run]:
@@ -86,7 +122,7 @@ def discover_history(runs: list[Run], weeks: int = 9) -> list[Run]:
                 continue
             try:
                 run = load_run(candidate)
-            except (RunFolderError, OSError, ValueError, KeyError, ET.ParseError):
+            except (RunFolderError, OSError):
                 continue  # a half-written or foreign folder is not history
             if run.env in envs:
                 found.append(run)
@@ -108,7 +144,9 @@ _EVIDENCE_DEFAULTS = {"unit": "", "threshold": None, "target": None, "at": None}
 
 def _normalised(check: dict[str, Any]) -> dict[str, Any]:
     """A check with every key of the contract present, so templates need no guards."""
-    if "nodeid" not in check or "outcome" not in check or "id" not in check.get("control", {}):
+    if not isinstance(check, dict) or not isinstance(check.get("control"), dict):
+        raise RunFolderError(f"a check that is not an object with a control: {check!r:.120}")
+    if "nodeid" not in check or "outcome" not in check or "id" not in check["control"]:
         raise RunFolderError(f"a check without nodeid, outcome or control id: {check!r:.120}")
     control = {**_CONTROL_DEFAULTS, "runbook_url": None, **check["control"]}
     evidence = [{**_EVIDENCE_DEFAULTS, **e} for e in check.get("evidence") or []]

@@ -66,5 +66,9 @@ def write_atomic(path: Path, text: str) -> None:
     """Temp file in the same folder, then rename: the collector never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # no half-written leftovers for the collector to skip
+        raise

@@ -19,7 +19,7 @@ from probes.restore_drill import DrillRequest, run_restore_drill
 from sandbox import stack
 from sandbox.artifacts import pg_dump, run_drill
 from tests.support.runner import REPO, SuiteRun, run_suite, write_env
-from tests.support.stacks import sandbox_config
+from tests.support.stacks import closed_port, sandbox_config
 
 CHECKS = "checks/test_restore_drill.py"
 FEW_TABLES = "Restore validation failed: expected at least 8 tables, got 3"
@@ -312,3 +312,55 @@ def test_interrupted_drill_still_drops_its_scratch_database(
     assert scratch_databases(shared_stack) == []
     (log,) = tmp_path.glob("restore_drill_*.log")
     assert "interrupted" in (parse_drill_log(log.read_bytes()).error or "")
+
+
+def test_future_dated_drill_log_fails_freshness_and_never_counts_as_newest(
+    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes]
+) -> None:
+    logs = {-3 * DAY: transcripts["success"], 10 * DAY: transcripts["few"]}
+    run = weekly(tmp_path, shared_stack, logs)
+    result = run.only("test_a_restore_drill_ran_within")
+    assert result.outcome == "failed"
+    assert "1 drill log(s) dated in the future in " in result.message
+    assert " is 2d23h59m" in result.message or " is 3d ahead" in result.message
+    assert "clock tolerance is 1h" in result.message and "(10d old)" in result.message
+    # The drill the weekly review reads is the newest genuine one, which failed validation.
+    assert FEW_TABLES in run.only("test_the_latest_restore_drill_completed").message
+
+
+@pytest.mark.parametrize("breakage", ["wrong_password", "closed_port"])
+def test_unmeasurable_source_is_an_error_of_the_row_count_comparison(
+    tmp_path: Path, shared_stack: stack.State, breakage: str
+) -> None:
+    source: dict[str, object] = (
+        {"password": "not-the-password"}
+        if breakage == "wrong_password"
+        else {"port": closed_port()}
+    )
+    logs = tmp_path / "drill_logs"
+    config = sandbox_config(
+        shared_stack, targets={"postgres": source}, artifacts={"drill_logs": {"dir": str(logs)}}
+    )
+    run = drill(tmp_path, config)
+    result = run.only("test_restored_row_counts_match_the_source")
+    assert result.outcome == "error", run.output
+    kind = "Rejected" if breakage == "wrong_password" else "Unreachable"
+    assert f"could not measure ({kind}): " in result.message
+    assert "row counts not compared with the source" in result.message
+    assert "not-the-password" not in run.output
+    assert run.only("test_newest_backup_restores").outcome == "passed"
+    assert scratch_databases(shared_stack) == []
+
+
+def test_no_source_configured_skips_the_row_count_comparison(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    config = sandbox_config(
+        shared_stack,
+        targets={"postgres": None},
+        artifacts={"drill_logs": {"dir": str(tmp_path / "drill_logs")}},
+    )
+    run = drill(tmp_path, config)
+    result = run.only("test_restored_row_counts_match_the_source")
+    assert result.outcome == "skipped", run.output
+    assert "row counts not compared: no source database configured" in result.message

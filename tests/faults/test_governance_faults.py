@@ -125,3 +125,48 @@ def test_waiver_of_an_undeclared_control_fails_gov_03_naming_it(
     gov = suite.only("test_every_waiver_names_a_declared_control")
     assert gov.outcome == "failed"
     assert "1 waiver(s) in selftest name a control no check declares: HLT-99" in gov.message
+
+
+def test_waiver_beyond_the_maximum_length_fails_gov_01_naming_it(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    far = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
+    config = sandbox_config(shared_stack, **TOO_FEW_WORKERS, waivers=[waiver("HLT-05", far)])
+    suite = run(tmp_path, config, "-m", "weekly", "-k", "governance")
+    gov = suite.only("test_no_waiver_has_expired")
+    assert gov.outcome == "failed"
+    assert f"waiver of HLT-05 (OPS-5, approved by Eng lead) expires {far}, 400d after" in (
+        gov.message
+    )
+    assert "the maximum waiver length is 90d" in gov.message
+    assert suite.exit_code == 1
+
+
+def test_waiver_of_a_governance_control_is_a_config_error(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    config = sandbox_config(shared_stack, waivers=[waiver("GOV-02", "in 30d")])
+    suite = run(tmp_path, config, "-m", "weekly", "-k", "governance")
+    assert suite.exit_code == 4, suite.output
+    assert "waivers.0.control: " in suite.output and "GOV-02 cannot be waived" in suite.output
+    assert not suite.checks
+
+
+def test_an_environment_cadence_cannot_outlast_the_catalogue(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    config = sandbox_config(shared_stack)
+    kept = [a for a in config["attestations"] if a["id"] != "staff-training"]
+    lax = {
+        "id": "staff-training",
+        "by": "Ops manager",
+        "at": "60d ago",
+        "evidence": "https://wiki.lms.example/training",
+        "cadence": "1000w",
+    }
+    config["attestations"] = [*kept, lax]
+    suite = run(tmp_path, config, "-m", "weekly", "-k", "governance")
+    training = suite.only("test_manual_item_is_attested_and_current[staff-training]")
+    assert training.outcome == "failed"
+    assert "(cadence 7000d ignored: longer than the catalogue's 31d)" in training.message
+    assert "is out of date: due" in training.message and "every 31d" in training.message

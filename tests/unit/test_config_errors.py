@@ -38,8 +38,24 @@ def load(tmp_path: Path, text: str, **environ: str) -> object:
             "targets.postgres.host: required key is missing",
         ),
         (GOOD, {}, "targets.postgres.password: environment variable DB_PASSWORD is not set"),
-        ("policy: {rpo: soon}", {}, "policy.rpo: Value error, expected a duration"),
+        ("policy: {rpo: soon}", {}, "policy.rpo: expected a duration"),
         ("- a list", {}, "expected a mapping of keys at the top level"),
+        (GOOD, {"DB_PASSWORD": "abc"}, "targets.postgres.password: a secret shorter than 4"),
+        (
+            "artifacts:\n  backups: {host: db-9, dir: /x}",
+            {},
+            "artifacts.backups.host: host 'db-9' is not under hosts: (local)",
+        ),
+        (
+            "targets:\n  api: {replicas: ['http://ops:${PW}@h:8000']}",
+            {"PW": "Sup3rSecret"},
+            "replica 0 carries credentials in its URL",
+        ),
+        (
+            "hosts:\n  db: {uri: 'paramiko://u:${PW}@h'}",
+            {"PW": "Sup3rSecret"},
+            "carries a password",
+        ),
     ],
 )
 def test_each_problem_is_one_line_naming_file_key_and_problem(
@@ -50,6 +66,7 @@ def test_each_problem_is_one_line_naming_file_key_and_problem(
     message = str(raised.value)
     assert "\n" not in message
     assert "env.yaml" in message and expected in message
+    assert not any(value in message for value in environ.values() if len(value) > 3)
 
 
 def test_wrong_type_never_echoes_the_value(tmp_path: Path) -> None:
@@ -67,7 +84,7 @@ def test_interpolation_defaults_and_secrets_stay_hidden(tmp_path: Path) -> None:
 
 
 def test_environment_is_frozen(tmp_path: Path) -> None:
-    env = load(tmp_path, GOOD, DB_PASSWORD="x")
+    env = load(tmp_path, GOOD, DB_PASSWORD="long-enough")
     with pytest.raises(ValueError):
         env.name = "other"  # type: ignore[attr-defined]
 

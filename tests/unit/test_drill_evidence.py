@@ -98,3 +98,19 @@ def test_retention_floor_allows_one_interval_and_the_grace() -> None:
     days = timedelta(days=1)
     assert retention_floor(90 * days, 7 * days, 1 * days) == 82 * days
     assert retention_floor(5 * days, 7 * days, 1 * days) == timedelta(0)
+
+
+def test_future_dated_logs_are_set_apart_and_never_the_newest(tmp_path: Path) -> None:
+    for name in (
+        "restore_drill_20261114_033000.log",  # 14d old: the newest genuine drill
+        "restore_drill_20261128_123000.log",  # 30m ahead: within the 1h clock tolerance
+        "restore_drill_20261201_120000.log",  # 3d ahead
+    ):
+        (tmp_path / name).write_text("x")
+    logs = drill_logs(tmp_path, PATTERN, "here", NOW, tolerance=timedelta(hours=1))
+    assert [f.name for f in logs.future] == ["restore_drill_20261201_120000.log"]
+    assert logs.newest is not None and logs.newest.name == "restore_drill_20261128_123000.log"
+    assert logs.ahead(logs.future[0]) == "restore_drill_20261201_120000.log is 3d ahead"
+    strict = drill_logs(tmp_path, PATTERN, "here", NOW)
+    assert strict.newest is not None and strict.newest.name == "restore_drill_20261114_033000.log"
+    assert len(strict.future) == 2

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from config.governance import Attestation, Waiver, parse_day
-from probes.attestations import CATALOGUE, attestation_ids, attestation_status
+from config import ConfigError, load_environment
+from config.governance import GOVERNANCE_POLICY, Attestation, Waiver, parse_day
+from probes.attestations import (
+    CATALOGUE,
+    attestation_ids,
+    attestation_status,
+    effective_cadence,
+)
 from probes.thresholds import Level, TwoLevel
-from probes.waivers import waiver_in_force, waiver_status
+from probes.waivers import overlong, waiver_in_force, waiver_status
 
 TODAY = date(2026, 11, 28)
 
@@ -121,3 +128,46 @@ def test_catalogue_items_come_first_then_extra_attestations() -> None:
 def test_evidence_must_be_a_link() -> None:
     with pytest.raises(ValidationError, match="evidence"):
         attest("uat-signoff", "today", evidence="trust me")
+
+
+def test_a_longer_environment_cadence_never_extends_the_catalogues() -> None:
+    week, month = timedelta(days=7), timedelta(days=31)
+    assert effective_cadence(None, month) == (month, None)
+    assert effective_cadence(week, month) == (week, None)
+    assert effective_cadence(timedelta(weeks=1000), month) == (month, timedelta(weeks=1000))
+    assert effective_cadence(week, None) == (week, None)  # a one-off item renewed weekly
+    lax = [attest("staff-training", "2026-09-01", cadence="1000w")]
+    status = attestation_status("staff-training", lax, TODAY)
+    assert status.state == "out of date", status.reason
+    assert "(cadence 7000d ignored: longer than the catalogue's 31d)" in status.reason
+    assert "due 2026-10-02 (57d ago), every 31d" in status.reason
+
+
+def test_a_waiver_may_last_at_most_the_maximum_length() -> None:
+    assert GOVERNANCE_POLICY.max_waiver_length == timedelta(days=90)
+    assert overlong(waiver("2027-02-26"), TODAY, timedelta(days=90)) is None  # exactly 90d
+    reason = overlong(waiver("2027-02-27"), TODAY, timedelta(days=90))
+    assert reason == (
+        "waiver of HLT-01 (OPS-1, approved by lead) expires 2027-02-27, 91d after 2026-11-28; "
+        "the maximum waiver length is 90d"
+    )
+
+
+@pytest.mark.parametrize("control", ["GOV-01", "GOV-02", "GOV-03"])
+def test_governance_controls_cannot_be_waived(control: str) -> None:
+    with pytest.raises(ValidationError, match=f"{control} cannot be waived"):
+        waiver("2026-12-10", control)
+
+
+def test_a_waiver_of_a_governance_control_is_one_config_error_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "env.yaml"
+    path.write_text(
+        "waivers:\n  - {control: GOV-01, reason: r, ticket: OPS-1, approver: a, expires: in 9d}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_environment(str(path))
+    message = str(raised.value)
+    assert "\n" not in message and "env.yaml" in message
+    assert "waivers.0.control: " in message and "GOV-01 cannot be waived" in message
