@@ -40,11 +40,19 @@ def refuse_unsafe(
     scratch: str,
     production: PostgresTarget | None,
     allow_production_server: bool,
+    production_environment: bool = False,
 ) -> None:
     """Raise DrillRefused unless ``scratch`` on ``server`` is a throw-away database."""
     where = f"{server.host}:{server.port}"
     if not scratch.startswith(SCRATCH_PREFIX):
         raise DrillRefused(f"refusing scratch database {scratch!r}: not a {SCRATCH_PREFIX}* name")
+    if production is None and production_environment and not allow_production_server:
+        # Without targets.postgres nothing tells the drill server from the production one.
+        raise DrillRefused(
+            f"refusing to drill on {where}: this is a production environment that declares no "
+            "targets.postgres, so the drill server cannot be told apart from production; "
+            "declare it, or set restore_drill.allow_production_server: true"
+        )
     if production is None or not same_server(server, production):
         return
     if scratch == production.dbname:

@@ -46,6 +46,8 @@ class DrillRequest:
     source: PostgresTarget | None = None
     tolerance: float = 0.05
     allow_production_server: bool = False
+    #: The environment says ``production: true``: an undeclared source is not assumed safe.
+    production_environment: bool = False
     scratch: str | None = None
 
 
@@ -117,7 +119,11 @@ def run_restore_drill(request: DrillRequest) -> DrillResult:
     started = datetime.now(UTC)
     scratch = request.scratch or f"{SCRATCH_PREFIX}{started:%Y%m%d_%H%M%S}"
     drill_safety.refuse_unsafe(
-        request.server, scratch, request.source, request.allow_production_server
+        request.server,
+        scratch,
+        request.source,
+        request.allow_production_server,
+        request.production_environment,
     )
     admin = _admin_timeouts(request.timeouts)
     seen = _Seen()

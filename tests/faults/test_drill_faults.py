@@ -247,6 +247,15 @@ def test_scratch_name_that_is_not_a_drill_database_is_refused() -> None:
         refuse_unsafe(target, "lms", target, allow_production_server=True)
 
 
+def test_production_environment_without_a_declared_source_is_refused() -> None:
+    drill_server = PostgresTarget(host="127.0.0.1", port=5432, dbname="postgres")
+    scratch = "lms_restore_drill_20260101_000000"
+    with pytest.raises(DrillRefused, match=r"declares no targets\.postgres"):
+        refuse_unsafe(drill_server, scratch, None, False, production_environment=True)
+    refuse_unsafe(drill_server, scratch, None, True, production_environment=True)  # allowed
+    refuse_unsafe(drill_server, scratch, None, False, production_environment=False)
+
+
 def test_existing_scratch_name_is_refused_and_left_untouched(
     tmp_path: Path, shared_stack: stack.State, dumps: dict[str, Path]
 ) -> None:
