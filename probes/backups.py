@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from config.durations import format_duration
 from config.model import BackupLocation
 from probes.errors import Unreadable
 from probes.hosts import Shell
@@ -194,7 +193,3 @@ def oldest_age(cat: Catalogue) -> timedelta | None:
 
 def past_retention(cat: Catalogue, limit: timedelta) -> list[Backup]:
     return [b for b in cat.backups if b.age(cat.measured_at) > limit]
-
-
-def describe_age(backup: Backup, now: datetime) -> str:
-    return f"{backup.name} is {format_duration(backup.age(now))} old"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import secrets
 import socket
 import sys
@@ -112,11 +111,6 @@ def _locked(root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def is_running(root: Path = DEFAULT_ROOT) -> bool:
-    state = load_state(root)
-    return state is not None and all(state.health().values())
 
 
 def up(root: Path = DEFAULT_ROOT) -> tuple[State, bool]:
@@ -244,7 +238,3 @@ def down(root: Path = DEFAULT_ROOT) -> bool:
         state.worker_pid = state.api_pid = state.redis_pid = 0
         _save(state)
         return True
-
-
-def export_environ(state: State) -> None:
-    os.environ.update(state.environ())
