@@ -1,16 +1,5 @@
-"""Root conftest: loads the suite's plugin so --env is known wherever pytest is started."""
+"""Root conftest: intentionally empty.
 
-# Listed in dependency order so pytest imports (and assertion-rewrites) each one first.
-pytest_plugins = [
-    "fixtures.environment",
-    "fixtures.measurements",
-    "fixtures.evidence",
-    "fixtures.targets",
-    "fixtures.governance",
-    "fixtures.backups",
-    "fixtures.drill",
-    "fixtures.plugin",
-    "fixtures.reporting",
-    "reports.collector_plugin",
-    "reports.compliance_plugin",
-]
+The suite's plugin is registered by the installed package (``pytest11`` entry point
+``lms_opscheck``), so every option works from any folder and with any argument order.
+"""

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config.model import BackupLocation, Host
-from probes import archive
-from probes.backups import catalogue
-from probes.hosts import LocalShell, shell_for
+from lms_opscheck.config.model import BackupLocation, Host
+from lms_opscheck.probes import archive
+from lms_opscheck.probes.backups import catalogue
+from lms_opscheck.probes.hosts import LocalShell, shell_for
 
 PEAK = (
     "import resource,sys;from datetime import timedelta;from probes import archive;"
@@ -75,7 +75,7 @@ def bench_catalogue(root: Path, repeat: int) -> None:
 
 
 def bench_archive(root: Path, gib: float, repeat: int) -> None:
-    from sandbox.artifacts import pg_dump
+    from lms_opscheck.sandbox.artifacts import pg_dump
     from tests.support.stacks import isolated_stack
 
     with isolated_stack(root / "stack") as state:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports import compliance
+from lms_opscheck.reports import compliance
 from tests.support.sample_runs import GOVERNANCE, NOW, check, write_run
 
 

@@ -22,8 +22,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sandbox import stack  # noqa: E402
-from sandbox.redis_server import redis_server_binary  # noqa: E402
+from lms_opscheck.sandbox import stack  # noqa: E402
+from lms_opscheck.sandbox.redis_server import redis_server_binary  # noqa: E402
 from tests.support.stacks import black_hole, hung_config  # noqa: E402
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from config.durations import format_duration as fmt
-from config.model import BackupLocation, Policy
-from fixtures.evidence import EvidenceLog
-from probes import archive
-from probes.backups import (
+from lms_opscheck.config.durations import format_duration as fmt
+from lms_opscheck.config.model import BackupLocation, Policy
+from lms_opscheck.fixtures.evidence import EvidenceLog
+from lms_opscheck.probes import archive
+from lms_opscheck.probes.backups import (
     Backup,
     Catalogue,
     clock_disagreements,

@@ -7,13 +7,13 @@ from datetime import date
 
 import pytest
 
-from config.durations import format_duration
-from config.governance import GovernancePolicy
-from config.model import Environment
-from fixtures.evidence import EvidenceLog
-from probes.attestations import CATALOGUE, ITEMS, attestation_status
-from probes.thresholds import Level
-from probes.waivers import overlong, waiver_status
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.governance import GovernancePolicy
+from lms_opscheck.config.model import Environment
+from lms_opscheck.fixtures.evidence import EvidenceLog
+from lms_opscheck.probes.attestations import CATALOGUE, ITEMS, attestation_status
+from lms_opscheck.probes.thresholds import Level
+from lms_opscheck.probes.waivers import overlong, waiver_status
 
 
 class GovernanceWarning(UserWarning):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from config.durations import format_duration
-from config.model import CeleryTarget, Policy
-from fixtures.evidence import EvidenceLog
-from probes.celery_ping import WorkerPing
-from probes.http import HttpReply
-from probes.postgres import DatabasePing
-from probes.redis_ping import RedisPing
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.model import CeleryTarget, Policy
+from lms_opscheck.fixtures.evidence import EvidenceLog
+from lms_opscheck.probes.celery_ping import WorkerPing
+from lms_opscheck.probes.http import HttpReply
+from lms_opscheck.probes.postgres import DatabasePing
+from lms_opscheck.probes.redis_ping import RedisPing
 
 RUNBOOK = "2.1 System Health Check"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from config.durations import format_duration
-from config.model import Policy, RestoreDrill
-from fixtures.evidence import EvidenceLog
-from probes.drill_evidence import DrillEvidence, DrillLogs, retention_floor
-from probes.drill_log import parse_drill_log
-from probes.restore_drill import DrillResult
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.model import Policy, RestoreDrill
+from lms_opscheck.fixtures.evidence import EvidenceLog
+from lms_opscheck.probes.drill_evidence import DrillEvidence, DrillLogs, retention_floor
+from lms_opscheck.probes.drill_log import parse_drill_log
+from lms_opscheck.probes.restore_drill import DrillResult
 
 WEEKLY = "2.2 Restore Drill Execution"
 ACTIVE = "6.1 Full System Restoration"

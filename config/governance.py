@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
-from config.durations import Duration, parse_duration
+from lms_opscheck.config.durations import Duration, parse_duration
 
 _RELATIVE = re.compile(r"^\s*(?:(?P<ago>\d+\s*[a-z]+)\s+ago|in\s+(?P<ahead>\d+\s*[a-z]+))\s*$")
 _CONTROL_ID = r"^[A-Z]{2,5}-\d{2,3}$"

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from config.model import Environment
+from lms_opscheck.config.model import Environment
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "environments"
 _REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")

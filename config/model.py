@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from config.durations import Duration
-from config.governance import Attestation, Waiver
+from lms_opscheck.config.durations import Duration
+from lms_opscheck.config.governance import Attestation, Waiver
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from probes.errors import MeasurementError, Unreadable
-from probes.hosts import NOT_FOUND, Shell
+from lms_opscheck.probes.errors import MeasurementError, Unreadable
+from lms_opscheck.probes.hosts import NOT_FOUND, Shell
 
 HEADER_BYTES = 16
 HEADER_TIMEOUT = timedelta(seconds=30)

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from config.model import BackupLocation
-from probes.errors import Unreadable
-from probes.hosts import Shell
+from lms_opscheck.config.model import BackupLocation
+from lms_opscheck.probes.errors import Unreadable
+from lms_opscheck.probes.hosts import Shell
 
 LIST_TIMEOUT = timedelta(seconds=30)
 

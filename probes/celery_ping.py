@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from config.durations import format_duration
-from config.model import CeleryTarget, Timeouts
-from probes.errors import Rejected, Unreachable
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.model import CeleryTarget, Timeouts
+from lms_opscheck.probes.errors import Rejected, Unreachable
 
 if TYPE_CHECKING:
     from celery import Celery

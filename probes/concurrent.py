@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from config.durations import format_duration
-from probes.errors import MeasurementError, NoAnswer
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.probes.errors import MeasurementError, NoAnswer
 
 
 @dataclass(frozen=True)

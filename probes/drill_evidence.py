@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from config.durations import format_duration
-from probes.drill_log import DrillLog, parse_drill_log
-from probes.errors import Unreadable
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.probes.drill_log import DrillLog, parse_drill_log
+from lms_opscheck.probes.errors import Unreadable
 
 #: Drill-log transcripts are small; anything bigger is not a transcript (or is runaway output).
 MAX_LOG_BYTES = 16 * 1024 * 1024

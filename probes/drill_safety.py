@@ -12,9 +12,9 @@ from types import FrameType
 import psycopg
 from psycopg import sql
 
-from config.model import PostgresTarget, Timeouts
-from probes.errors import MeasurementError
-from probes.postgres import connect
+from lms_opscheck.config.model import PostgresTarget, Timeouts
+from lms_opscheck.probes.errors import MeasurementError
+from lms_opscheck.probes.postgres import connect
 
 SCRATCH_PREFIX = "lms_restore_drill_"
 

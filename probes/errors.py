@@ -9,7 +9,7 @@ MeasurementError            could not measure; names the target and what went wr
 
 from __future__ import annotations
 
-from probes.redaction import redact
+from lms_opscheck.probes.redaction import redact
 
 
 class MeasurementError(Exception):

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from config.model import Host
-from probes.errors import MeasurementError, NoAnswer, Rejected, Unreachable
+from lms_opscheck.config.model import Host
+from lms_opscheck.probes.errors import MeasurementError, NoAnswer, Rejected, Unreachable
 
 #: Exit status of coreutils ``timeout`` when it had to stop the command.
 TIMED_OUT = 124

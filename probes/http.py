@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from config.durations import format_duration
-from config.model import Timeouts
-from probes.errors import NoAnswer, Unreachable
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.model import Timeouts
+from lms_opscheck.probes.errors import NoAnswer, Unreachable
 
 
 @dataclass(frozen=True)

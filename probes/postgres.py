@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import psycopg
 
-from config.durations import format_duration
-from config.model import PostgresTarget, Timeouts
-from probes.errors import MeasurementError, NoAnswer, Rejected, Unreachable
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.model import PostgresTarget, Timeouts
+from lms_opscheck.probes.errors import MeasurementError, NoAnswer, Rejected, Unreachable
 
 APPLICATION_NAME = "lms-opscheck"
 

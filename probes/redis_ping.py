@@ -10,9 +10,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from config.durations import format_duration
-from config.model import RedisTarget, Timeouts
-from probes.errors import MeasurementError, NoAnswer, Rejected, Unreachable
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.model import RedisTarget, Timeouts
+from lms_opscheck.probes.errors import MeasurementError, NoAnswer, Rejected, Unreachable
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from config.durations import format_duration
-from config.model import PostgresTarget, Timeouts
-from probes import drill_safety
-from probes.drill_log import format_drill_log
-from probes.drill_safety import SCRATCH_PREFIX, DrillRefused
-from probes.errors import MeasurementError, NoAnswer, Rejected
-from probes.postgres import connect
-from probes.redaction import redact
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.model import PostgresTarget, Timeouts
+from lms_opscheck.probes import drill_safety
+from lms_opscheck.probes.drill_log import format_drill_log
+from lms_opscheck.probes.drill_safety import SCRATCH_PREFIX, DrillRefused
+from lms_opscheck.probes.errors import MeasurementError, NoAnswer, Rejected
+from lms_opscheck.probes.postgres import connect
+from lms_opscheck.probes.redaction import redact
 
 __all__ = ["SCRATCH_PREFIX", "DrillRefused", "DrillRequest", "DrillResult", "run_restore_drill"]
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from config.durations import format_duration
-from config.governance import Waiver
-from probes.thresholds import Level, TwoLevel
+from lms_opscheck.config.durations import format_duration
+from lms_opscheck.config.governance import Waiver
+from lms_opscheck.probes.thresholds import Level, TwoLevel
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from probes.redaction import redact
-from reports.results import CheckResult, Results
+from lms_opscheck.probes.redaction import redact
+from lms_opscheck.reports.results import CheckResult, Results
 
 ALERTNAME = "OpsCheckFailing"
 #: A firing alert lapses unless the next run re-fires it: a daily run plus slack.

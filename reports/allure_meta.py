@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from probes.redaction import redact
+from lms_opscheck.probes.redaction import redact
 
 #: Outcome categories, first match wins (Allure 2 reads categories.json, Allure 3 allurerc).
 CATEGORIES: list[dict[str, Any]] = [

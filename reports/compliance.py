@@ -1,6 +1,6 @@
 """The weekly compliance report: one printable HTML file and its Markdown twin, from run folders.
 
-Usage: ``python -m reports.compliance RUN_DIR [RUN_DIR...] -o OUT [--no-history]``
+Usage: ``lms-opscheck-report RUN_DIR [RUN_DIR...] -o OUT [--no-history]``
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import jinja2
 
-from probes.redaction import redact
-from reports.coverage import declared_controls, load_matrix, resolve
-from reports.runs import Run, RunFolderError, discover_history, load_run
+from lms_opscheck.probes.redaction import redact
+from lms_opscheck.reports.coverage import declared_controls, load_matrix, resolve
+from lms_opscheck.reports.runs import Run, RunFolderError, discover_history, load_run
 
 TEMPLATES = Path(__file__).with_name("templates")
 WEEK = timedelta(days=7)
@@ -200,7 +200,7 @@ def write_report(run_dirs: list[Path], out: Path, *, history: bool = True) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.compliance", description=__doc__)
+    parser = argparse.ArgumentParser(prog="lms-opscheck-report", description=__doc__)
     parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     parser.add_argument("-o", "--out", type=Path, required=True, help="folder for the report")
     parser.add_argument(

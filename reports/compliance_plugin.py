@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.outputs import REPORTS, RUN_DIR
+from lms_opscheck.fixtures.outputs import REPORTS, RUN_DIR
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,8 +29,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if not config.getoption("ops_compliance_report", False):
         return
-    from reports.compliance import write_report  # only when asked: jinja2 costs import time
-    from reports.runs import RunFolderError
+    from lms_opscheck.reports.compliance import (
+        write_report,  # only when asked: jinja2 costs import time
+    )
+    from lms_opscheck.reports.runs import RunFolderError
 
     try:
         paths = write_report([Path(run_dir)], Path(run_dir))

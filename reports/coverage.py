@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from probes.attestations import ITEMS
+from lms_opscheck.probes.attestations import ITEMS
 
 MATRIX = Path(__file__).with_name("coverage.yaml")
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"

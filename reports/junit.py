@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
-from fixtures.outputs import RECORD_PROPERTY
-from probes.redaction import redact
-from reports.results import CheckResult
+from lms_opscheck.fixtures.outputs import RECORD_PROPERTY
+from lms_opscheck.probes.redaction import redact
+from lms_opscheck.reports.results import CheckResult
 
 
 def junit_key(nodeid: str) -> tuple[str, str]:

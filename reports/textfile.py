@@ -6,9 +6,9 @@ import os
 import time
 from pathlib import Path
 
-from config.durations import parse_duration
-from probes.redaction import redact
-from reports.results import EvidenceItem, Results
+from lms_opscheck.config.durations import parse_duration
+from lms_opscheck.probes.redaction import redact
+from lms_opscheck.reports.results import EvidenceItem, Results
 
 HELP = {
     "ops_check_up": "1 if the check passed (or is waived), 0 if it failed or could not measure.",

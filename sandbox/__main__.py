@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sandbox import stack
+from lms_opscheck.sandbox import stack
 
 
 def main(argv: list[str] | None = None) -> int:

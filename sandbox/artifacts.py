@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from config.model import LMS_KEY_TABLES, PostgresTarget, Timeouts
-from probes.drill_log import format_drill_log
-from probes.restore_drill import DrillRequest, run_restore_drill
-from sandbox.postgres import PostgresServer
+from lms_opscheck.config.model import LMS_KEY_TABLES, PostgresTarget, Timeouts
+from lms_opscheck.probes.drill_log import format_drill_log
+from lms_opscheck.probes.restore_drill import DrillRequest, run_restore_drill
+from lms_opscheck.sandbox.postgres import PostgresServer
 
 BACKUP_HOUR = 2  # nightly at 02:00
 BACKUP_DAYS = 31  # newest + 30 days: covers the 30-day retention, none past retention + grace

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from sandbox.processes import port_accepts, wait_until
+from lms_opscheck.sandbox.processes import port_accepts, wait_until
 
 #: PostgreSQL refuses to run as root; as root we run it as this unprivileged account.
 SERVICE_UID = 65534  # nobody

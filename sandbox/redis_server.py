@@ -6,7 +6,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from sandbox.processes import port_accepts, spawn, wait_until
+from lms_opscheck.sandbox.processes import port_accepts, spawn, wait_until
 
 
 def redis_server_binary() -> str:

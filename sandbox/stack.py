@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import secrets
 import socket
 import sys
@@ -16,14 +17,34 @@ from pathlib import Path
 
 import httpx
 
-from sandbox import artifacts
-from sandbox.postgres import PostgresServer, bin_dir
-from sandbox.processes import free_port, is_alive, port_accepts, spawn, stop, wait_until
-from sandbox.redis_server import start_redis
-from sandbox.schema import schema_sql
+from lms_opscheck.sandbox import artifacts
+from lms_opscheck.sandbox.postgres import PostgresServer, bin_dir
+from lms_opscheck.sandbox.processes import (
+    free_port,
+    is_alive,
+    port_accepts,
+    spawn,
+    stop,
+    wait_until,
+)
+from lms_opscheck.sandbox.redis_server import start_redis
+from lms_opscheck.sandbox.schema import schema_sql
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_ROOT = REPO / ".sandbox"
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def _default_root() -> Path:
+    """``$LMS_OPSCHECK_SANDBOX_DIR``; else ``.sandbox`` in a checkout; else the user's state dir."""
+    chosen = os.environ.get("LMS_OPSCHECK_SANDBOX_DIR")
+    if chosen:
+        return Path(chosen).resolve()
+    if (PACKAGE / "pyproject.toml").is_file():  # a checkout: keep it beside the code (git-ignored)
+        return PACKAGE / ".sandbox"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "lms-opscheck" / "sandbox"
+
+
+DEFAULT_ROOT = _default_root()
 #: Binaries and the template cluster, shared by every sandbox root (self-tests start many).
 CACHE = DEFAULT_ROOT / "cache"
 WORKER_NAME = "lms-worker@sandbox"
@@ -149,7 +170,7 @@ def _start_missing(state: State, running: dict[str, bool]) -> None:
                 "-m",
                 "celery",
                 "-A",
-                "sandbox.worker",
+                "lms_opscheck.sandbox.worker",
                 "worker",
                 "--hostname",
                 WORKER_NAME,
@@ -164,7 +185,7 @@ def _start_missing(state: State, running: dict[str, bool]) -> None:
             ],
             root / "logs" / "worker.log",
             env={"SANDBOX_BROKER_URL": state.broker_url},
-            cwd=REPO,
+            cwd=root,
         )
 
 
@@ -208,10 +229,18 @@ def _start_api(state: State) -> int:
     }
     log = state.dir / "logs" / "api.log"
     pid = spawn(
-        [sys.executable, "-m", "sandbox.api", "--host", "127.0.0.1", "--port", str(state.api_port)],
+        [
+            sys.executable,
+            "-m",
+            "lms_opscheck.sandbox.api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(state.api_port),
+        ],
         log,
         env=env,
-        cwd=REPO,
+        cwd=state.dir,
     )
     url = f"http://127.0.0.1:{state.api_port}/api/v1/health"
     wait_until(lambda: httpx.get(url, timeout=0.5).status_code == 200, 20, "sandbox API", log)

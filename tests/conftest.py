@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import stack
+from lms_opscheck.sandbox import stack
 from tests.support.stacks import isolated_stack
 
 

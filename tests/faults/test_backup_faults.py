@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from sandbox import stack
-from sandbox.artifacts import backup_name, pg_dump
+from lms_opscheck.sandbox import stack
+from lms_opscheck.sandbox.artifacts import backup_name, pg_dump
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.sshd import MISSING, SSHD, running_sshd
 from tests.support.stacks import closed_port

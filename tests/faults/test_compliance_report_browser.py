@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reports import compliance
+from lms_opscheck.reports import compliance
 from tests.support.sample_runs import sample_history
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from config.model import PostgresTarget, Timeouts
-from probes.drill_log import parse_drill_log
-from probes.drill_safety import DrillRefused, refuse_unsafe
-from probes.restore_drill import DrillRequest, run_restore_drill
-from sandbox import stack
-from sandbox.artifacts import pg_dump, run_drill
+from lms_opscheck.config.model import PostgresTarget, Timeouts
+from lms_opscheck.probes.drill_log import parse_drill_log
+from lms_opscheck.probes.drill_safety import DrillRefused, refuse_unsafe
+from lms_opscheck.probes.restore_drill import DrillRequest, run_restore_drill
+from lms_opscheck.sandbox import stack
+from lms_opscheck.sandbox.artifacts import pg_dump, run_drill
 from tests.support.runner import REPO, SuiteRun, run_suite, write_env
 from tests.support.stacks import closed_port, sandbox_config
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sandbox import stack
+from lms_opscheck.sandbox import stack
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.stacks import closed_port, sandbox_config
 

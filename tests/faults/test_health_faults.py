@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from probes.redaction import encodings
-from sandbox import stack
-from sandbox.processes import stop
+from lms_opscheck.probes.redaction import encodings
+from lms_opscheck.sandbox import stack
+from lms_opscheck.sandbox.processes import stop
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.stacks import black_hole, closed_port, hung_config, sandbox_config
 
@@ -127,8 +127,8 @@ def test_redis_without_a_password_fails_the_auth_requirement(
     tmp_path: Path, configured: str | None
 ) -> None:
     """Whether or not the environment declares a password, an open Redis is a finding."""
-    from sandbox.processes import free_port
-    from sandbox.redis_server import start_redis
+    from lms_opscheck.sandbox.processes import free_port
+    from lms_opscheck.sandbox.redis_server import start_redis
 
     port = free_port()
     pid = start_redis(tmp_path / "redis", port, password=None)

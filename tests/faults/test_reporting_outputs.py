@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import stack
+from lms_opscheck.sandbox import stack
 from tests.support import alertmanager
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.stacks import closed_port, sandbox_config

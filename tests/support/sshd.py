@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.processes import free_port, port_accepts, wait_until
+from lms_opscheck.sandbox.processes import free_port, port_accepts, wait_until
 
 SSHD = Path("/usr/sbin/sshd")
 MISSING = f"{SSHD} is absent: apt-get install openssh-server to test checks over ssh"

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from config.loader import ENVIRONMENTS_DIR
-from sandbox import stack
+from lms_opscheck.config.loader import ENVIRONMENTS_DIR
+from lms_opscheck.sandbox import stack
 
 
 def sandbox_config(state: stack.State, **overrides: Any) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from config.model import BackupLocation
-from probes import archive
-from probes.backups import (
+from lms_opscheck.config.model import BackupLocation
+from lms_opscheck.probes import archive
+from lms_opscheck.probes.backups import (
     Backup,
     Catalogue,
     catalogue,
@@ -22,8 +22,8 @@ from probes.backups import (
     past_retention,
     size_verdict,
 )
-from probes.errors import Unreadable
-from probes.hosts import LocalShell
+from lms_opscheck.probes.errors import Unreadable
+from lms_opscheck.probes.hosts import LocalShell
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 PATTERN = BackupLocation(dir="/x").pattern

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from config import ConfigError, load_environment
-from config.loader import peek_embedded
-from reports import compliance, textfile
-from reports.runs import RunFolderError, load_run
+from lms_opscheck.config import ConfigError, load_environment
+from lms_opscheck.config.loader import peek_embedded
+from lms_opscheck.reports import compliance, textfile
+from lms_opscheck.reports.runs import RunFolderError, load_run
 from tests.support.runner import SuiteRun, run_suite
 
 #: No targets: every daily check skips (exit 0) without touching any stack.

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from reports import compliance
-from reports.coverage import Entry, declared_controls, load_matrix, validate
-from reports.runs import RunFolderError, discover_history, load_run
+from lms_opscheck.reports import compliance
+from lms_opscheck.reports.coverage import Entry, declared_controls, load_matrix, validate
+from lms_opscheck.reports.runs import RunFolderError, discover_history, load_run
 from tests.support.sample_runs import NOW, check, sample_history, write_run
 
 RUNBOOK = Path("/work/shared/runbook.md")

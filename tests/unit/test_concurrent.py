@@ -6,9 +6,9 @@ import threading
 import time
 from datetime import timedelta
 
-from config.durations import format_duration, parse_duration
-from probes.concurrent import measure_all
-from probes.errors import NoAnswer, Unreachable
+from lms_opscheck.config.durations import format_duration, parse_duration
+from lms_opscheck.probes.concurrent import measure_all
+from lms_opscheck.probes.errors import NoAnswer, Unreachable
 
 
 def test_hung_jobs_are_abandoned_at_the_deadline_as_no_answer() -> None:

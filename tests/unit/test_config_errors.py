@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_environment
+from lms_opscheck.config import ConfigError, load_environment
 from tests.support.runner import run_suite
 
 GOOD = """

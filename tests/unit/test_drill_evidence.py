@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from probes.drill_evidence import (
+from lms_opscheck.probes.drill_evidence import (
     drill_logs,
     newest_backup,
     read_drill,
     retention_floor,
     stamped_files,
 )
-from probes.drill_log import format_drill_log
-from probes.errors import Unreadable
+from lms_opscheck.probes.drill_log import format_drill_log
+from lms_opscheck.probes.errors import Unreadable
 
 PATTERN = r"restore_drill_(?P<stamp>\d{8}_\d{6})\.log"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

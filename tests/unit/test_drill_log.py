@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from probes.drill_log import (
+from lms_opscheck.probes.drill_log import (
     DRILL_LOG_NAME,
     decode_log,
     drill_log_time,

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config import ConfigError, load_environment
-from config.governance import GOVERNANCE_POLICY, Attestation, Waiver, parse_day
-from probes.attestations import (
+from lms_opscheck.config import ConfigError, load_environment
+from lms_opscheck.config.governance import GOVERNANCE_POLICY, Attestation, Waiver, parse_day
+from lms_opscheck.probes.attestations import (
     CATALOGUE,
     attestation_ids,
     attestation_status,
     effective_cadence,
 )
-from probes.thresholds import Level, TwoLevel
-from probes.waivers import overlong, waiver_in_force, waiver_status
+from lms_opscheck.probes.thresholds import Level, TwoLevel
+from lms_opscheck.probes.waivers import overlong, waiver_in_force, waiver_status
 
 TODAY = date(2026, 11, 28)
 

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from config.model import Timeouts
-from probes import http
-from probes.errors import NoAnswer
+from lms_opscheck.config.model import Timeouts
+from lms_opscheck.probes import http
+from lms_opscheck.probes.errors import NoAnswer
 
 
 @pytest.fixture

@@ -6,8 +6,15 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reports import alerts, allure_meta, textfile
-from reports.results import CheckResult, ControlInfo, EvidenceItem, Results, RunInfo, summarize
+from lms_opscheck.reports import alerts, allure_meta, textfile
+from lms_opscheck.reports.results import (
+    CheckResult,
+    ControlInfo,
+    EvidenceItem,
+    Results,
+    RunInfo,
+    summarize,
+)
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from reports import junit
-from reports.results import (
+from lms_opscheck.reports import junit
+from lms_opscheck.reports.results import (
     SCHEMA,
     CheckResult,
     ControlInfo,

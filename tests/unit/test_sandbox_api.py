@@ -15,7 +15,7 @@ import pytest
 import redis
 from starlette.exceptions import StarletteDeprecationWarning
 
-from sandbox.api import ApiSettings, create_app
+from lms_opscheck.sandbox.api import ApiSettings, create_app
 
 # Starlette 1.x nudges towards httpx2 at import time; httpx is what this environment provides.
 with warnings.catch_warnings():

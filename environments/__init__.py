@@ -1,0 +1,1 @@
+"""Environment files shipped with the suite: the sandbox and the documented production example."""

@@ -1,0 +1,15 @@
+"""The pytest11 entry point: the suite's plugins, in dependency order."""
+
+pytest_plugins = [
+    "lms_opscheck.fixtures.environment",
+    "lms_opscheck.fixtures.measurements",
+    "lms_opscheck.fixtures.evidence",
+    "lms_opscheck.fixtures.targets",
+    "lms_opscheck.fixtures.governance",
+    "lms_opscheck.fixtures.backups",
+    "lms_opscheck.fixtures.drill",
+    "lms_opscheck.fixtures.plugin",
+    "lms_opscheck.fixtures.reporting",
+    "lms_opscheck.reports.collector_plugin",
+    "lms_opscheck.reports.compliance_plugin",
+]
