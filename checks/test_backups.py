@@ -165,6 +165,7 @@ def test_a_backup_was_taken_every_day(
 
 
 @pytest.mark.daily
+@pytest.mark.monthly
 @pytest.mark.control(
     "BKP-06",
     severity="high",
@@ -187,6 +188,7 @@ def test_backups_cover_the_retention_period(
 
 
 @pytest.mark.daily
+@pytest.mark.monthly
 @pytest.mark.control(
     "BKP-07",
     severity="medium",

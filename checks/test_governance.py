@@ -82,6 +82,7 @@ ATTESTED = [
 
 
 @pytest.mark.weekly
+@pytest.mark.monthly
 @pytest.mark.control(
     "GOV-02",
     severity="high",

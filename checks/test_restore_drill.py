@@ -94,6 +94,7 @@ def test_the_latest_drill_finished_within_the_rto(
 
 
 @pytest.mark.weekly
+@pytest.mark.monthly
 @pytest.mark.control(
     "DRL-05",
     severity="medium",

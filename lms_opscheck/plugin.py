@@ -9,7 +9,6 @@ pytest_plugins = [
     "lms_opscheck.fixtures.backups",
     "lms_opscheck.fixtures.drill",
     "lms_opscheck.fixtures.plugin",
-    "lms_opscheck.fixtures.reporting",
-    "lms_opscheck.reports.collector_plugin",
-    "lms_opscheck.reports.compliance_plugin",
+    "lms_opscheck.fixtures.verdict",
+    "lms_opscheck.collector",
 ]

@@ -12,19 +12,13 @@ from lms_opscheck.probes.redaction import redact
 #: Outcome categories, first match wins (Allure 2 reads categories.json, Allure 3 allurerc).
 CATEGORIES: list[dict[str, Any]] = [
     {
-        "name": "configuration",
+        "name": name,
         "matchedStatuses": ["failed", "broken"],
-        # [\\s\\S]: matches newlines in Java (Allure 2) and JavaScript (Allure 3) alike.
-        "messageRegex": r"[\s\S]*(strict environment|not configured)[\s\S]*",
-    },
-    {
-        "name": "could not measure",
-        "matchedStatuses": ["broken"],
-    },
-    {
-        "name": "target unhealthy",
-        "matchedStatuses": ["failed"],
-    },
+        # The trace is the record's body: its first line is "ID [severity] <category>: ...".
+        # [\s\S]: matches newlines in Java (Allure 2) and JavaScript (Allure 3) alike.
+        "traceRegex": rf"[^\n]*\] {name}: [\s\S]*",
+    }
+    for name in ("target unhealthy", "could not measure", "configuration", "suite error")
 ]
 
 
@@ -50,13 +44,15 @@ def executor(run_id: str, env: str, report_url: str | None = None) -> dict[str, 
     return data
 
 
-def allurerc(
-    results_dir: Path, report_dir: Path, name: str, history_path: Path | None
-) -> dict[str, Any]:
-    """Allure 3 config: single-file report, our categories, and trend history when asked."""
+def allurerc(name: str, history_path: Path | None) -> dict[str, Any]:
+    """Allure 3 config: single-file report, our categories, and trend history when asked.
+
+    Paths inside the run folder are relative, so a copied run folder generates its own report
+    (``cd RUN_DIR && npx allure@3 generate allure-results``) instead of overwriting the original.
+    """
     config: dict[str, Any] = {
         "name": name,
-        "output": str(report_dir),
+        "output": "allure-report",
         "plugins": {"awesome": {"options": {"singleFile": True, "reportName": name}}},
         "categories": {"rules": CATEGORIES},
     }
@@ -79,5 +75,5 @@ def write_meta(
     (allure_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")
     (allure_dir / "executor.json").write_text(json.dumps(executor(run_id, env), indent=2) + "\n")
     name = f"LMS ops checks: {env}"
-    config = allurerc(allure_dir, run_dir / "allure-report", name, history_path)
+    config = allurerc(name, history_path)
     (run_dir / "allurerc.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -1,6 +1,12 @@
 """The weekly compliance report: one printable HTML file and its Markdown twin, from run folders.
 
+Built only from results records. Runs merge by environment identity (never by a shared name);
+runs that measured nothing are left out; a period, an area or a control without evidence is
+"no evidence", never compliant; every failure within the period is listed with when it was
+seen and whether it was resolved.
+
 Usage: ``lms-opscheck-report RUN_DIR [RUN_DIR...] -o OUT [--no-history]``
+       ``lms-opscheck-report --all ROOT -o OUT`` (every environment under ROOT/<env>/<run>)
 """
 
 from __future__ import annotations
@@ -8,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,163 +21,141 @@ from typing import Any
 import jinja2
 
 from lms_opscheck.probes.redaction import redact
-from lms_opscheck.reports.coverage import declared_controls, load_matrix, resolve
-from lms_opscheck.reports.runs import Run, RunFolderError, discover_history, load_run
+from lms_opscheck.record import Control
+from lms_opscheck.reports import coverage
+from lms_opscheck.reports.period import ControlPeriod, analyse, environment_status, worst
+from lms_opscheck.reports.runs import (
+    WEEK,
+    Run,
+    RunFolderError,
+    by_identity,
+    discover_history,
+    load_run,
+    runs_under,
+    within,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
-WEEK = timedelta(days=7)
-RANK = {"passed": 0, "skipped": 0, "waived": 1, "error": 2, "failed": 3}
 HISTORY_WEEKS = 8
+#: The longest lookback (monthly controls) plus the trend's weeks.
+HISTORY_SPAN = timedelta(weeks=HISTORY_WEEKS + 1) + timedelta(days=31)
 
 
-def latest_checks(runs: Iterable[Run]) -> list[dict[str, Any]]:
-    """One result per check: the most recent across ``runs`` (a week's daily and weekly runs).
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
-    A later *skipped* result does not hide an earlier measured one (a run of another cadence).
-    """
-    by_node: dict[str, dict[str, Any]] = {}
-    for run in sorted(runs, key=lambda r: r.started_at):
-        for check in run.checks:
-            earlier = by_node.get(check["nodeid"])
-            if check["outcome"] == "skipped" and earlier and earlier["outcome"] != "skipped":
-                continue
-            by_node[check["nodeid"]] = {**check, "run_id": run.id}
-    # junit.xml does not carry the area: borrow it from a check of the same control family.
-    known = {
-        c["control"]["id"][:3]: c["control"]["area"]
-        for c in by_node.values()
-        if not c["control"].get("area_guessed")
+
+def catalogue_of(runs: list[Run]) -> list[Control]:
+    """Every control the runs collected (the newest declaration of each id wins)."""
+    found: dict[str, Control] = {}
+    for run in runs:
+        for control in run.results.catalogue:
+            found[control.id] = control
+        for check in run.checks:  # a results file written without a catalogue
+            found.setdefault(check.control.id, check.control)
+    return sorted(found.values(), key=lambda c: c.id)
+
+
+def environment(runs: list[Run], end: datetime) -> dict[str, Any]:
+    """One environment's section: ``runs`` is every run of it (history included), oldest first."""
+    start = end - WEEK
+    period = within(runs, start, end)
+    measured = [r for r in period if r.measured]
+    catalogue = catalogue_of([r for r in runs if r.started_at <= end])
+    controls = [analyse(c, [r for r in runs if r.measured], end) for c in catalogue]
+    status = environment_status(controls) if measured else "no evidence"
+    areas: dict[str, list[ControlPeriod]] = {}
+    for row in controls:
+        areas.setdefault(row.control.area, []).append(row)
+    newest = measured[-1] if measured else (period[-1] if period else runs[-1])
+    governance = next((r.governance for r in reversed(measured) if r.governance), None) or {}
+    outcomes = {row.control.id: row.status for row in controls}
+    rows = [coverage.resolve(e, {c.id for c in catalogue}) for e in coverage.load_matrix()]
+    incidents = sorted((i for row in controls for i in row.incidents), key=lambda i: i.first_seen)
+    return {
+        "name": newest.env,
+        "identity": newest.identity,
+        "status": status,
+        "period": f"{_when(start)} – {_when(end)}",
+        "runs": [_run_row(r) for r in period],
+        "excluded": len(period) - len(measured),
+        "selections": dict(Counter(r.results.run.selection or "(all)" for r in measured)),
+        "areas": [
+            {"name": name, "status": environment_status(items), "controls": items}
+            for name, items in sorted(areas.items())
+        ],
+        "controls": controls,
+        "incidents": [
+            {
+                "incident": i,
+                "first_seen": _when(i.first_seen),
+                "last_seen": _when(i.last_seen),
+                "resolved": _when(i.resolved_at) if i.resolved_at else "unresolved",
+            }
+            for i in incidents
+        ],
+        "waived": [c for row in controls for c in row.latest if c.outcome == "waived"],
+        "waivers": governance.get("waivers", []),
+        "attestations": governance.get("attestations", []),
+        "governance_day": governance.get("day"),
+        "weeks": _trend(runs, end),
+        "coverage": [
+            {"row": r, "outcomes": {c: outcomes.get(c, "not declared") for c in r.controls}}
+            for r in rows
+        ],
+        "coverage_figures": coverage.figures(rows),
     }
-    for check in by_node.values():
-        family = check["control"]["id"][:3]
-        if check["control"].get("area_guessed") and family in known:
-            check["control"] = {**check["control"], "area": known[family]}
-    return sorted(by_node.values(), key=lambda c: (c["control"]["id"], c["nodeid"]))
 
 
-def status_of(checks: Iterable[dict[str, Any]]) -> str:
-    checks = list(checks)
-    if any(c["outcome"] == "failed" and c["control"]["severity"] == "critical" for c in checks):
-        return "not compliant"
-    if any(c["outcome"] in ("failed", "error") for c in checks):
-        return "attention"
-    return "compliant" if checks else "no data"
+def _run_row(run: Run) -> dict[str, Any]:
+    counts = Counter(c.outcome for c in run.checks)
+    return {
+        "id": run.id,
+        "started_at": _when(run.started_at),
+        "selection": run.results.run.selection or "(all)",
+        "verdict": run.results.summary.verdict(),
+        "counts": dict(counts),
+        "measured": run.measured,
+        "interrupted": run.results.run.interrupted,
+    }
+
+
+def _trend(runs: list[Run], end: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for weeks_back in range(HISTORY_WEEKS, -1, -1):
+        week_end = end - weeks_back * WEEK
+        period = [r for r in within(runs, week_end - WEEK, week_end) if r.measured]
+        if not period and weeks_back:
+            continue
+        usable = [r for r in runs if r.measured and r.started_at <= week_end]
+        controls = [analyse(c, usable, week_end) for c in catalogue_of(usable)]
+        year, number, _ = (week_end - timedelta(seconds=1)).isocalendar()
+        rows.append(
+            {
+                "label": "this period" if not weeks_back else f"{year}-W{number:02d}",
+                "runs": len(period),
+                "status": environment_status(controls) if period else "no evidence",
+                "failures": sum(len(c.incidents) for c in controls),
+            }
+        )
+    return rows
 
 
 def build(runs: list[Run], history: list[Run], now: datetime | None = None) -> dict[str, Any]:
     """Everything the templates show, as plain data (also what the unit tests assert on)."""
     now = now or datetime.now(UTC)
-    newest = max(r.started_at for r in runs)
-    everything = sorted(
-        {r.path.resolve(): r for r in [*history, *runs]}.values(), key=lambda r: r.started_at
-    )
-    week = [r for r in everything if r.started_at > newest - WEEK]
-    earlier = [r for r in everything if r.started_at <= newest - WEEK]
-    checks = latest_checks(week)
-    governance = next((r.governance for r in reversed(week) if r.governance), None) or {}
-    weeks = _weeks(earlier, checks)
-    declared = declared_controls()
-    outcome_of = _control_outcomes(checks)
+    everything = {r.path.resolve(): r for r in [*history, *runs]}
+    grouped = by_identity(everything.values())
+    wanted = list(dict.fromkeys(r.identity for r in sorted(runs, key=lambda r: r.started_at)))
+    end = max(r.started_at for r in runs)
+    sections = [environment(grouped[identity], end) for identity in wanted]
     return {
-        "env": runs[-1].env,
-        "generated_at": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "period": f"{(newest - WEEK).date()} – {newest.date()}",
-        "status": status_of(checks),
-        "runs": [_run_row(r) for r in week],
-        "sources": sorted({r.source for r in week}),
-        "counts": dict(Counter(c["outcome"] for c in checks)),
-        "areas": _areas(checks),
-        "checks": checks,
-        "failures": [c for c in checks if c["outcome"] in ("failed", "error")],
-        "waived": [c for c in checks if c["outcome"] == "waived"],
-        "waivers": governance.get("waivers", []),
-        "attestations": governance.get("attestations", []),
-        "governance_day": governance.get("day"),
-        "weeks": weeks,
-        "coverage": _coverage(declared, outcome_of, governance.get("attestations", [])),
+        "generated_at": _when(now),
+        "period": sections[0]["period"],
+        "status": worst(s["status"] for s in sections),
+        "environments": sections,
+        "ignored": {},
     }
-
-
-def _run_row(run: Run) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "started_at": run.started_at.strftime("%Y-%m-%d %H:%M UTC"),
-        "selection": run.info.get("selection", ""),
-        "source": run.source,
-        "summary": run.summary(),
-    }
-
-
-def _areas(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    areas: dict[str, list[dict[str, Any]]] = {}
-    for check in checks:
-        areas.setdefault(check["control"]["area"] or "other", []).append(check)
-    return [
-        {
-            "name": name,
-            "status": status_of(items),
-            "counts": dict(Counter(c["outcome"] for c in items)),
-        }
-        for name, items in sorted(areas.items())
-    ]
-
-
-def _control_outcomes(checks: list[dict[str, Any]]) -> dict[str, str]:
-    outcomes: dict[str, str] = {}
-    for check in checks:
-        cid, outcome = check["control"]["id"], check["outcome"]
-        if RANK.get(outcome, 0) >= RANK.get(outcomes.get(cid, "passed"), 0):
-            outcomes[cid] = outcome
-    return outcomes
-
-
-def _weeks(earlier: list[Run], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    grouped: dict[str, list[Run]] = {}
-    for run in earlier:
-        year, number, _ = run.started_at.isocalendar()
-        grouped.setdefault(f"{year}-W{number:02d}", []).append(run)
-    rows = []
-    for label, runs in sorted(grouped.items())[-HISTORY_WEEKS:]:
-        checks = latest_checks(runs)
-        rows.append(
-            {
-                "label": label,
-                "runs": len(runs),
-                "status": status_of(checks),
-                "counts": dict(Counter(c["outcome"] for c in checks)),
-                "controls": _control_outcomes(checks),
-            }
-        )
-    rows.append(
-        {
-            "label": "this week",
-            "runs": None,
-            "status": status_of(current),
-            "counts": dict(Counter(c["outcome"] for c in current)),
-            "controls": _control_outcomes(current),
-        }
-    )
-    return rows
-
-
-def _coverage(
-    declared: set[str], outcomes: dict[str, str], attestations: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    states = {a["id"]: a["state"] for a in attestations}
-    rows = []
-    for entry in load_matrix():
-        automated, planned = resolve(entry, declared)
-        if automated:
-            kind = "automated"
-            detail = ", ".join(f"{c} ({outcomes.get(c, 'not run')})" for c in automated)
-        elif entry.attestation:
-            kind = "attestation"
-            detail = f"{entry.attestation} ({states.get(entry.attestation, 'not run')})"
-        else:
-            kind = "not covered"
-            detail = entry.not_covered or f"planned: {', '.join(planned)} (no check yet)"
-        rows.append({"item": entry.item, "kind": kind, "detail": detail})
-    return rows
 
 
 def render(data: dict[str, Any]) -> tuple[str, str]:
@@ -188,10 +171,39 @@ def render(data: dict[str, Any]) -> tuple[str, str]:
     return redact(html), redact(markdown)
 
 
-def write_report(run_dirs: list[Path], out: Path, *, history: bool = True) -> list[Path]:
+def gather(
+    run_dirs: list[Path], *, history: bool = True
+) -> tuple[list[Run], list[Run], dict[str, int]]:
     runs = [load_run(path) for path in run_dirs]
-    older = discover_history(runs) if history else []
-    html, markdown = render(build(runs, older))
+    if not history:
+        return runs, [], {}
+    since = max(r.started_at for r in runs) - HISTORY_SPAN
+    found = discover_history(runs, since)
+    return (
+        runs,
+        found.runs,
+        {"other environments": found.other_environments, "unreadable": found.unreadable},
+    )
+
+
+def write_report(run_dirs: list[Path], out: Path, *, history: bool = True) -> list[Path]:
+    runs, older, ignored = gather(run_dirs, history=history)
+    return _write(build(runs, older) | {"ignored": ignored}, out)
+
+
+def write_all(root: Path, out: Path, now: datetime | None = None) -> list[Path]:
+    """One report for every environment under ``root`` (shared storage of run folders)."""
+    now = now or datetime.now(UTC)
+    runs = runs_under(root, now - HISTORY_SPAN)
+    newest = {identity: group[-1] for identity, group in by_identity(runs).items()}
+    recent = [run for run in newest.values() if run.started_at > now - WEEK]
+    if not recent:
+        raise RunFolderError(f"{root}: no run folder of the last 7 days under {root}/<env>/<run>")
+    return _write(build(recent, runs, now) | {"ignored": {}}, out)
+
+
+def _write(data: dict[str, Any], out: Path) -> list[Path]:
+    html, markdown = render(data)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "compliance.html", out / "compliance.md"]
     paths[0].write_text(html, encoding="utf-8")
@@ -201,7 +213,8 @@ def write_report(run_dirs: list[Path], out: Path, *, history: bool = True) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lms-opscheck-report", description=__doc__)
-    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    parser.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR")
+    parser.add_argument("--all", type=Path, metavar="ROOT", help="every environment under ROOT")
     parser.add_argument("-o", "--out", type=Path, required=True, help="folder for the report")
     parser.add_argument(
         "--no-history",
@@ -209,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         help="do not look for earlier run folders next to the given ones",
     )
     args = parser.parse_args(argv)
+    if bool(args.run_dirs) == bool(args.all):
+        parser.error("give RUN_DIR... or --all ROOT")
     try:
-        paths = write_report(args.run_dirs, args.out, history=not args.no_history)
+        if args.all:
+            paths = write_all(args.all, args.out)
+        else:
+            paths = write_report(args.run_dirs, args.out, history=not args.no_history)
     except (RunFolderError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

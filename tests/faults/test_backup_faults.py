@@ -226,7 +226,7 @@ def test_unreadable_directory_is_an_error_naming_it(
     run = daily(tmp_path, config(backup_dir, pg_bin))
     assert {r.outcome for r in run.checks.values()} == {"error"}, run.output
     message = run.only("test_newest_backup_is_younger").message
-    assert f"could not measure (Unreadable): {backup_dir} on local://: cannot list" in message
+    assert f"could not measure (unreadable): {backup_dir} on local://: cannot list" in message
 
 
 def test_unencrypted_dumps_fail_where_policy_requires_encryption(
@@ -322,5 +322,5 @@ def test_missing_directory_over_ssh_is_an_error(
     cfg = config(backup_dir / "gone", pg_bin, host="db-1")
     cfg["hosts"] = {"db-1": sshd.host()}
     message = daily(tmp_path, cfg).only("test_newest_backup_is_younger").message
-    assert f"Unreadable): {backup_dir / 'gone'} on {sshd.uri}: cannot list" in message
+    assert f"(unreadable): {backup_dir / 'gone'} on {sshd.uri}: cannot list" in message
     assert "No such file or directory" in message

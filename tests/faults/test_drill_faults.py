@@ -353,7 +353,7 @@ def test_unmeasurable_source_is_an_error_of_the_row_count_comparison(
     run = drill(tmp_path, config)
     result = run.only("test_restored_row_counts_match_the_source")
     assert result.outcome == "error", run.output
-    kind = "Rejected" if breakage == "wrong_password" else "Unreachable"
+    kind = "rejected" if breakage == "wrong_password" else "unreachable"
     assert f"could not measure ({kind}): " in result.message
     assert "row counts not compared with the source" in result.message
     assert "not-the-password" not in run.output

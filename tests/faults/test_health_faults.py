@@ -119,7 +119,7 @@ def test_redis_stopped_is_an_error(tmp_path: Path, live_stack: stack.State) -> N
     stop(live_stack.redis_pid)
     result = daily(tmp_path, sandbox_config(live_stack)).only("test_redis_answers_ping")
     assert result.outcome == "error"
-    assert "could not measure (Unreachable)" in result.message
+    assert "could not measure (unreachable)" in result.message
 
 
 @pytest.mark.parametrize("configured", ["not-required", None], ids=["with", "without"])

@@ -27,7 +27,7 @@ ALLURE = ["npx", "--yes", "allure@3.18.0"]
 
 def results_of(run: SuiteRun) -> dict[str, dict[str, object]]:
     data = json.loads((run.run_dir / "results.json").read_text())
-    assert data["schema"] == "opscheck.results/1"
+    assert data["schema"] == "opscheck.results/2"
     return {c["nodeid"].split("::")[-1].split("[")[0]: c for c in data["checks"]}
 
 
@@ -88,7 +88,8 @@ def test_broken_stack_reaches_on_call_with_evidence_and_without_secrets(
     assert (database["outcome"], database["category"]) == ("error", "could not measure")
     data = json.loads((run.run_dir / "results.json").read_text())
     assert data["run"]["env"] == "selftest" and data["run"]["exit_status"] == 1
-    assert data["summary"]["failed_critical"] >= 1 and data["summary"]["errors"] >= 2
+    critical = data["summary"]["by_severity"]["critical"]
+    assert critical["failed"] >= 1 and critical["error"] >= 2
 
     # JUnit: alert-ready message, readable properties, suite properties despite -n 2
     root = ET.parse(run.run_dir / "junit.xml").getroot()
@@ -111,7 +112,7 @@ def test_broken_stack_reaches_on_call_with_evidence_and_without_secrets(
     assert "alertmanager: pushed" in run.stdout
 
     # textfile, Allure metadata written once, summary line
-    assert f'ops_check_up{{control="HLT-01",env="selftest",target="{api}"' in prom.read_text()
+    assert f'ops_check_up{{env="selftest",control="HLT-01",target="{api}"' in prom.read_text()
     allure = run.run_dir / "allure-results"
     assert (allure / "environment.properties").read_text().count("env=selftest") == 1
     assert (allure / "categories.json").is_file() and (allure / "executor.json").is_file()
@@ -160,7 +161,7 @@ def test_a_failed_push_is_reported_and_does_not_change_the_exit_status(
     run = healthy_run
     assert run.exit_code == 0, run.output
     assert "alertmanager PUSH FAILED: push to http://127.0.0.1:" in run.stdout
-    assert "failed (0 critical), 0 errors" in run.stdout
+    assert "ops-check selftest: OK — " in run.last_line and "0 failed, 0 errors" in run.last_line
     alerts = json.loads((run.run_dir / "alerts.json").read_text())
     assert alerts and all(a["endsAt"] == a["startsAt"] for a in alerts)  # all resolved
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from lms_opscheck.record import Results, read_results
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -40,6 +42,15 @@ class SuiteRun:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+    @property
+    def results(self) -> Results:
+        return read_results(self.run_dir / "results.json")
+
+    @property
+    def last_line(self) -> str:
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
 
 
 def write_env(path: Path, config: dict[str, Any]) -> Path:
@@ -77,6 +88,8 @@ def run_suite(
 
 
 def read_junit(path: Path) -> dict[str, CheckResult]:
+    """Checks by test name (``test_x[param]``, without the control id the testcase name starts
+    with); ``message`` is the element's message attribute and its text."""
     results: dict[str, CheckResult] = {}
     for case in ET.parse(path).getroot().iter("testcase"):
         outcome, message = "passed", ""
@@ -87,5 +100,6 @@ def read_junit(path: Path) -> dict[str, CheckResult]:
                 message = (node.get("message") or "") + "\n" + (node.text or "")
                 break
         props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
-        results[case.get("name", "")] = CheckResult(case.get("name", ""), outcome, message, props)
+        name = case.get("name", "").split(" ", 1)[-1]
+        results[name] = CheckResult(name, outcome, message, props)
     return results

@@ -1,4 +1,4 @@
-"""Hand-written run folders following the results.json contract (opscheck.results/1)."""
+"""Run folders for report tests, written with the suite's own writer (record.Results.write)."""
 
 from __future__ import annotations
 
@@ -7,74 +7,93 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-OUTCOMES = ("passed", "failed", "error", "skipped", "waived")
+from lms_opscheck.record import (
+    CheckRecord,
+    Control,
+    Results,
+    RunInfo,
+    Waiver,
+    iso,
+    make_evidence,
+    summarize,
+)
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+AREAS = {"HLT": "System health", "BKP": "Backups", "DRL": "Restore drill", "GOV": "Governance"}
+CADENCE = {"HLT": ("daily",), "BKP": ("daily",), "DRL": ("weekly",), "GOV": ("weekly",)}
 
 
-def check(cid: str, outcome: str, **extra: Any) -> dict[str, Any]:
-    area = {"HLT": "System health", "BKP": "Backups"}.get(cid[:3], "Governance")
-    return {
-        "nodeid": f"checks/test_x.py::test_{cid.lower().replace('-', '_')}",
-        "control": {
-            "id": cid,
-            "title": f"{cid} title",
-            "severity": extra.pop("severity", "high"),
-            "runbook": "2.1 Backup Verification",
-            "area": area,
-            "remediation": f"fix {cid} like this",
-            "runbook_url": None,
-        },
-        "outcome": outcome,
-        "category": None,
-        "message": extra.pop("message", ""),
-        "duration_s": 0.1,
-        "finished_at": "2026-11-28T01:59:00Z",
-        "target": None,
-        "evidence": [
-            {
-                "name": "age",
-                "value": "31h12m",
-                "unit": "",
-                "threshold": "<= 24h",
-                "target": "backups/db",
-                "at": "2026-11-28T01:59:00Z",
-            }
-        ],
-        "waiver": extra.pop("waiver", None),
-    }
+def control(cid: str, severity: str = "high", cadences: tuple[str, ...] | None = None) -> Control:
+    return Control(
+        id=cid,
+        title=f"{cid} title",
+        severity=severity,  # type: ignore[arg-type]
+        runbook="2.1 Backup Verification",
+        area=AREAS.get(cid[:3], "Governance"),
+        remediation=f"fix {cid} like this",
+        cadences=cadences if cadences is not None else CADENCE.get(cid[:3], ("weekly",)),
+    )
+
+
+def check(
+    cid: str,
+    outcome: str,
+    *,
+    severity: str = "high",
+    message: str = "",
+    subject: str = "",
+    waiver: dict[str, str] | None = None,
+    cadences: tuple[str, ...] | None = None,
+) -> CheckRecord:
+    category = {
+        "failed": "target unhealthy",
+        "error": "could not measure",
+        "waived": "target unhealthy",
+        "skipped": "not applicable",
+    }.get(outcome)
+    return CheckRecord(
+        nodeid=f"checks/test_x.py::test_{cid.lower().replace('-', '_')}"
+        + (f"[{subject}]" if subject else ""),
+        control=control(cid, severity, cadences),
+        subject=subject,
+        outcome=outcome,  # type: ignore[arg-type]
+        category=category,  # type: ignore[arg-type]
+        message=message,
+        evidence=(
+            make_evidence("age", timedelta(hours=31, minutes=12), threshold="<= 24h", target="db"),
+        ),
+        waiver=Waiver(**waiver) if waiver else None,
+        started_at="2026-11-28T01:59:00Z",
+        duration_s=0.1,
+    )
 
 
 def write_run(
     root: Path,
     name: str,
     started: datetime,
-    checks: list[dict[str, Any]],
+    checks: list[CheckRecord],
     governance: dict[str, Any] | None = None,
     env: str = "prod",
+    identity: str | None = None,
+    selection: str = "weekly",
 ) -> Path:
     path = root / env / name
     path.mkdir(parents=True)
-    summary = {k: sum(c["outcome"] == k for c in checks) for k in OUTCOMES}
-    (path / "results.json").write_text(
-        json.dumps(
-            {
-                "schema": "opscheck.results/1",
-                "run": {
-                    "id": name,
-                    "env": env,
-                    "started_at": started.isoformat(),
-                    "finished_at": started.isoformat(),
-                    "suite_version": "0.1.0",
-                    "selection": "weekly",
-                    "host": "ci",
-                    "exit_status": 0,
-                },
-                "checks": checks,
-                "summary": summary,
-            }
-        )
+    run = RunInfo(
+        id=name,
+        env=env,
+        env_identity=identity or f"{env}@0123456789ab",
+        started_at=iso(started),
+        finished_at=iso(started + timedelta(seconds=5)),
+        suite_version="0.1.0",
+        selection=selection,
+        host="ci",
+        exit_status=0,
     )
+    catalogue = tuple({c.control.id: c.control for c in checks}.values())
+    results = Results(run=run, checks=tuple(checks), catalogue=catalogue, summary=summarize(checks))
+    results.write(path / "results.json")
     if governance is not None:
         (path / "governance.json").write_text(json.dumps(governance))
     return path
@@ -137,6 +156,7 @@ def sample_history(tmp_path: Path) -> Path:
             check(
                 "BKP-02",
                 "waived",
+                message="mtime off by 2h",
                 waiver={
                     "control": "BKP-02",
                     "reason": "r",

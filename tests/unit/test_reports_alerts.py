@@ -1,114 +1,122 @@
-"""Alert payloads, the Prometheus textfile and Allure metadata, built from results."""
+"""Alert payloads, the Prometheus textfile and Allure metadata, built from the records."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from lms_opscheck.record import CheckRecord, Results, RunInfo, make_evidence, summarize
 from lms_opscheck.reports import alerts, allure_meta, textfile
-from lms_opscheck.reports.results import (
-    CheckResult,
-    ControlInfo,
-    EvidenceItem,
-    Results,
-    RunInfo,
-    summarize,
-)
+from tests.support.sample_runs import check as sample_check
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
-def control(cid: str, severity: str = "critical") -> ControlInfo:
-    return ControlInfo(cid, "title", severity, "2.1", "System health", "fix it", "https://rb#21")
-
-
-def check(cid: str, outcome: str, node: str = "", target: str | None = "dump_1") -> CheckResult:
+def check(cid: str, outcome: str, subject: str = "") -> CheckRecord:
+    record = sample_check(cid, outcome, severity="critical", message="msg", subject=subject)
     evidence = (
-        EvidenceItem("latency", "850ms", threshold="<= 800ms"),
-        EvidenceItem("tables", "12"),
-        EvidenceItem("newest", "lms_1.dump"),
+        make_evidence("latency", timedelta(milliseconds=850), threshold="<= 800ms"),
+        make_evidence("tables", 12),
+        make_evidence("newest", "lms_1.dump"),
+        make_evidence("age", timedelta(days=30, hours=2, minutes=1)),
+        make_evidence("size", 2, unit="MiB"),
     )
-    category = {"failed": "target unhealthy", "error": "could not measure"}.get(outcome)
-    nodeid = f"checks/test_x.py::test_{cid}{node}"
-    return CheckResult(nodeid, control(cid), outcome, category, "msg", 0.1, "t", target, evidence)
+    return record.model_copy(update={"evidence": evidence, "target": "dump_1"})
 
 
-def results(*checks: CheckResult) -> Results:
-    run = RunInfo("r1", "prod", "s", "f", "0.1.0", "daily", "h", 1)
-    return Results(run, checks, summarize(checks))
+def results(*checks: CheckRecord) -> Results:
+    run = RunInfo(
+        id="r1",
+        env="prod",
+        env_identity="prod@x",
+        started_at="2026-11-27T02:00:00Z",
+        finished_at="2026-11-27T02:00:03Z",
+        suite_version="0.1.0",
+        selection="daily",
+        host="h",
+        exit_status=1,
+    )
+    return Results(run=run, checks=checks, summary=summarize(checks))
 
 
 def test_failing_checks_fire_and_passing_ones_resolve() -> None:
-    built = results(
-        check("HLT-01", "failed", "[http://api-1]"),
-        check("HLT-03", "error"),
-        check("HLT-04", "passed"),
-        check("HLT-05", "skipped"),
+    payload = alerts.payload(
+        results(check("HLT-01", "failed"), check("HLT-02", "passed"), check("BKP-08", "skipped")),
+        NOW,
     )
-    payload = alerts.payload(built, NOW)
-    by_control = {a["labels"]["control"]: a for a in payload}
-    assert set(by_control) == {"HLT-01", "HLT-03", "HLT-04"}
-    fired = by_control["HLT-01"]
-    assert fired["labels"] == {
+    assert [a["labels"]["control"] for a in payload] == ["HLT-01", "HLT-02"]
+    firing, resolved = payload
+    assert firing["endsAt"] > firing["startsAt"] and resolved["endsAt"] == resolved["startsAt"]
+    assert firing["labels"] == {
         "alertname": "OpsCheckFailing",
         "control": "HLT-01",
         "severity": "critical",
         "env": "prod",
-        "target": "http://api-1",
+        "target": "",
     }
-    assert fired["annotations"]["runbook_url"] == "https://rb#21"
-    assert "Remediation: fix it" in fired["annotations"]["description"]
-    assert fired["endsAt"] > fired["startsAt"]
-    assert by_control["HLT-03"]["annotations"]["summary"].endswith("could not measure")
-    assert by_control["HLT-04"]["endsAt"] == by_control["HLT-04"]["startsAt"]
+    assert "fix HLT-01 like this" in firing["annotations"]["description"]
 
 
 def test_alert_identity_does_not_change_with_the_measured_target() -> None:
-    today = alerts.payload(results(check("BKP-03", "failed", target="lms_1.dump")), NOW)
-    tomorrow = alerts.payload(results(check("BKP-03", "failed", target="lms_2.dump")), NOW)
-    assert today[0]["labels"] == tomorrow[0]["labels"]
+    one = check("BKP-01", "failed")
+    other = one.model_copy(update={"target": "dump_2"})
+    assert alerts.labels(one, "prod") == alerts.labels(other, "prod")
 
 
 def test_push_to_a_closed_port_is_reported_not_raised() -> None:
-    import socket
+    from tests.support.stacks import closed_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = alerts.push(f"http://user:hunter22@127.0.0.1:{port}", [{"labels": {}}], timeout=1)
-    assert not result.ok
-    assert f"http://127.0.0.1:{port}/api/v2/alerts" in result.detail
-    assert "hunter22" not in result.detail
+    result = alerts.push(f"http://127.0.0.1:{closed_port()}", [{"labels": {}}], timeout=2)
+    assert not result.ok and "failed" in result.detail
 
 
-def test_textfile_has_up_values_in_seconds_and_last_run(tmp_path: Path) -> None:
-    text = textfile.render(results(check("HLT-01", "failed"), check("HLT-04", "passed")), 1700.0)
-    assert 'ops_check_up{control="HLT-01",env="prod",target="",severity="critical"} 0' in text
-    assert 'ops_check_up{control="HLT-04",env="prod",target="",severity="critical"} 1' in text
-    assert 'name="latency",unit="seconds"} 0.85' in text
-    assert 'name="tables",unit=""} 12' in text
-    assert "lms_1.dump" not in text  # not a number: no sample
-    assert 'ops_check_last_run_timestamp_seconds{env="prod"} 1700.000' in text
-    path = tmp_path / "collector" / "opscheck.prom"
-    textfile.write_atomic(path, text)
-    assert path.read_text() == text
-    assert [p.name for p in path.parent.iterdir()] == ["opscheck.prom"]
+def test_a_malformed_alertmanager_url_is_named() -> None:
+    assert alerts.check_url("http://[::1") is not None
+    assert alerts.check_url("ftp://x") is not None
+    assert alerts.check_url("http://am:9093") is None
 
 
-def test_allure_metadata_and_allurerc(tmp_path: Path) -> None:
-    info = {"env": "prod", "run_id": "r1", "selection": "daily or weekly"}
-    history = tmp_path / "history.jsonl"
-    allure_meta.write_meta(tmp_path, tmp_path / "allure-results", info, "r1", history)
-    props = (tmp_path / "allure-results" / "environment.properties").read_text()
-    assert "env=prod\n" in props and "run_id=r1\n" in props
-    categories = json.loads((tmp_path / "allure-results" / "categories.json").read_text())
-    assert [c["name"] for c in categories] == [
-        "configuration",
-        "could not measure",
-        "target unhealthy",
-    ]
-    rc = json.loads((tmp_path / "allurerc.json").read_text())
-    assert rc["historyPath"] == str(history)
-    assert rc["plugins"]["awesome"]["options"]["singleFile"] is True
-    assert rc["categories"]["rules"] == categories
+def test_textfile_exports_every_number_in_base_units_and_the_state() -> None:
+    text = textfile.render(
+        results(check("BKP-01", "failed"), check("HLT-01", "error", "a")), now=1.5
+    )
+    assert 'ops_check_up{env="prod",control="BKP-01",target="",severity="critical"} 0' in text
+    base = 'env="prod",control="BKP-01",target=""'
+    assert f'ops_check_value{{{base},name="latency",unit="seconds"}} 0.85' in text
+    assert f'ops_check_value{{{base},name="tables",unit=""}} 12' in text
+    # a compound duration (30d2h1m) is exported, in seconds
+    assert f'ops_check_value{{{base},name="age",unit="seconds"}} {30 * 86400 + 7260}' in text
+    assert f'ops_check_value{{{base},name="size",unit="bytes"}} {2 * 1024 * 1024}' in text
+    assert 'name="newest"' not in text  # not a number
+    assert f'ops_check_state{{{base},severity="critical",state="failed"}} 1' in text
+    assert 'control="HLT-01",target="a",severity="critical",state="error"} 1' in text
+    assert 'ops_run_checks{env="prod",outcome="error"} 1' in text
+    assert 'ops_check_last_run_timestamp_seconds{env="prod"} 1.500' in text
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) absent")
+def test_promtool_accepts_the_textfile(tmp_path: Path) -> None:
+    text = textfile.render(results(check("BKP-01", "failed"), check("HLT-01", "passed", "a")))
+    done = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), (
+        done.stdout + done.stderr
+    )
+
+
+def test_allure_metadata_and_a_relocatable_allurerc(tmp_path: Path) -> None:
+    run_dir, allure_dir = tmp_path / "run", tmp_path / "run" / "allure-results"
+    info = {"env": "prod", "run_id": "r1", "suite_version": "0.1.0"}
+    allure_meta.write_meta(run_dir, allure_dir, info, "r1", None)
+    assert "env=prod" in (allure_dir / "environment.properties").read_text()
+    config = json.loads((run_dir / "allurerc.json").read_text())
+    assert config["output"] == "allure-report"  # relative: a copied folder makes its own report
+    assert str(tmp_path) not in (run_dir / "allurerc.json").read_text()
+    names = [rule["name"] for rule in config["categories"]["rules"]]
+    assert names == ["target unhealthy", "could not measure", "configuration", "suite error"]
