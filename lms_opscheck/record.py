@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lms_opscheck.config.durations import format_duration
 
@@ -219,7 +219,7 @@ class Summary(_Record):
 
 
 class Results(_Record):
-    schema_: str = SCHEMA
+    schema_: str = Field(SCHEMA, alias="schema")
     run: RunInfo
     checks: tuple[CheckRecord, ...]
     #: every control the run collected (whatever -m/-k selected): the report's catalogue
@@ -229,9 +229,7 @@ class Results(_Record):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     def to_json(self) -> str:
-        data = self.model_dump(mode="json")
-        data = {"schema": data.pop("schema_"), **data}
-        return json.dumps(data, indent=2) + "\n"
+        return self.model_dump_json(indent=2, by_alias=True) + "\n"
 
     def write(self, path: Path) -> None:
         """Atomically: a reader (a dashboard, the weekly report) never sees half a file."""
@@ -250,20 +248,31 @@ class RecordError(ValueError):
 
 def read_results(path: Path) -> Results:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise RecordError(f"{path}: cannot read: {exc}") from None
-    if not isinstance(data, dict):
-        raise RecordError(f"{path}: not a JSON object")
-    schema = data.pop("schema", None)
-    if schema != SCHEMA:
-        raise RecordError(f"{path}: schema {schema!r:.40}; this reader knows {SCHEMA}")
     try:
-        return Results.model_validate({"schema_": schema, **data})
+        results = Results.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RecordError(f"{path}: {where}: {first['msg']}") from None
+        raise _explained(path, text, exc) from None
+    if results.schema_ != SCHEMA:
+        raise RecordError(f"{path}: schema {results.schema_!r:.40}; this reader knows {SCHEMA}")
+    return results
+
+
+def _explained(path: Path, text: str, exc: ValidationError) -> RecordError:
+    """One line: the schema problem first (an older or foreign file), else the first error."""
+    try:
+        data = json.loads(text)
+    except ValueError as bad:
+        return RecordError(f"{path}: cannot read: {bad}")
+    if not isinstance(data, dict):
+        return RecordError(f"{path}: not a JSON object")
+    if data.get("schema") != SCHEMA:
+        return RecordError(f"{path}: schema {data.get('schema')!r:.40}; this reader knows {SCHEMA}")
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return RecordError(f"{path}: {where}: {first['msg']}")
 
 
 def summarize(checks: Iterable[CheckRecord]) -> Summary:

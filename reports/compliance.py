@@ -12,6 +12,8 @@ Usage: ``lms-opscheck-report RUN_DIR [RUN_DIR...] -o OUT [--no-history]``
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -23,7 +25,14 @@ import jinja2
 from lms_opscheck.probes.redaction import redact
 from lms_opscheck.record import Control
 from lms_opscheck.reports import coverage
-from lms_opscheck.reports.period import ControlPeriod, analyse, environment_status, worst
+from lms_opscheck.reports.period import (
+    ControlPeriod,
+    Timeline,
+    analyse,
+    environment_status,
+    timelines,
+    worst,
+)
 from lms_opscheck.reports.runs import (
     WEEK,
     Run,
@@ -37,8 +46,8 @@ from lms_opscheck.reports.runs import (
 
 TEMPLATES = Path(__file__).with_name("templates")
 HISTORY_WEEKS = 8
-#: The longest lookback (monthly controls) plus the trend's weeks.
-HISTORY_SPAN = timedelta(weeks=HISTORY_WEEKS + 1) + timedelta(days=31)
+#: The trend's weeks and this one (monthly controls' 31-day lookback fits within them).
+HISTORY_SPAN = timedelta(weeks=HISTORY_WEEKS + 1)
 
 
 def _when(moment: datetime | None) -> str:
@@ -62,7 +71,8 @@ def environment(runs: list[Run], end: datetime) -> dict[str, Any]:
     period = within(runs, start, end)
     measured = [r for r in period if r.measured]
     catalogue = catalogue_of([r for r in runs if r.started_at <= end])
-    controls = [analyse(c, [r for r in runs if r.measured], end) for c in catalogue]
+    indexed = timelines(r for r in runs if r.measured)
+    controls = [analyse(c, indexed.get(c.id, []), end) for c in catalogue]
     status = environment_status(controls) if measured else "no evidence"
     areas: dict[str, list[ControlPeriod]] = {}
     for row in controls:
@@ -98,7 +108,7 @@ def environment(runs: list[Run], end: datetime) -> dict[str, Any]:
         "waivers": governance.get("waivers", []),
         "attestations": governance.get("attestations", []),
         "governance_day": governance.get("day"),
-        "weeks": _trend(runs, end),
+        "weeks": _trend(runs, indexed, end),
         "coverage": [
             {"row": r, "outcomes": {c: outcomes.get(c, "not declared") for c in r.controls}}
             for r in rows
@@ -120,7 +130,7 @@ def _run_row(run: Run) -> dict[str, Any]:
     }
 
 
-def _trend(runs: list[Run], end: datetime) -> list[dict[str, Any]]:
+def _trend(runs: list[Run], indexed: dict[str, Timeline], end: datetime) -> list[dict[str, Any]]:
     rows = []
     for weeks_back in range(HISTORY_WEEKS, -1, -1):
         week_end = end - weeks_back * WEEK
@@ -128,7 +138,7 @@ def _trend(runs: list[Run], end: datetime) -> list[dict[str, Any]]:
         if not period and weeks_back:
             continue
         usable = [r for r in runs if r.measured and r.started_at <= week_end]
-        controls = [analyse(c, usable, week_end) for c in catalogue_of(usable)]
+        controls = [analyse(c, indexed.get(c.id, []), week_end) for c in catalogue_of(usable)]
         year, number, _ = (week_end - timedelta(seconds=1)).isocalendar()
         rows.append(
             {
@@ -158,14 +168,36 @@ def build(runs: list[Run], history: list[Run], now: datetime | None = None) -> d
     }
 
 
-def render(data: dict[str, Any]) -> tuple[str, str]:
-    env = jinja2.Environment(
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept across runs in the user's cache folder (compiling both costs
+    more than rendering them); none when that folder cannot be written."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "lms-opscheck" / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """Compiled once per process, and reused across processes through the bytecode cache."""
+    return jinja2.Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html.j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def render(data: dict[str, Any]) -> tuple[str, str]:
+    env = _templates()
     html = env.get_template("compliance.html.j2").render(**data)
     markdown = env.get_template("compliance.md.j2").render(**data)
     return redact(html), redact(markdown)

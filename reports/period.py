@@ -7,7 +7,8 @@ shown when they ran, never required. A period without evidence is never "complia
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -67,16 +68,25 @@ def lookback(control: Control) -> timedelta:
     return min(periods) if periods else LOOKBACK["weekly"]
 
 
-def analyse(control: Control, runs: Sequence[Run], end: datetime) -> ControlPeriod:
-    """The control over the runs (oldest first) within its lookback before ``end``."""
+Timeline = list[tuple[datetime, CheckRecord]]
+
+
+def timelines(runs: Iterable[Run]) -> dict[str, Timeline]:
+    """Each control's results over the runs, oldest first: built once, sliced per period."""
+    found: dict[str, Timeline] = {}
+    for run in sorted(runs, key=lambda r: r.started_at):
+        moment = run.started_at
+        for check in run.checks:
+            found.setdefault(check.control.id, []).append((moment, check))
+    return found
+
+
+def analyse(control: Control, results: Timeline, end: datetime) -> ControlPeriod:
+    """The control's results (oldest first) within its lookback before ``end``."""
     start = end - lookback(control)
-    timeline: list[tuple[datetime, CheckRecord]] = [
-        (run.started_at, check)
-        for run in runs
-        if start < run.started_at <= end
-        for check in run.checks
-        if check.control.id == control.id
-    ]
+    first = bisect.bisect_right(results, start, key=lambda pair: pair[0])
+    last = bisect.bisect_right(results, end, key=lambda pair: pair[0])
+    timeline = results[first:last]
     measured = [(t, c) for t, c in timeline if c.outcome != "skipped"]
     if not measured:
         skips = [c.message for _, c in timeline]
