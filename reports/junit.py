@@ -28,8 +28,9 @@ def _text(value: object) -> str:
 
 
 def testcase_name(check: CheckRecord) -> str:
-    function = check.nodeid.split("::")[-1]
-    return f"{check.control.id} {function}"
+    """``HLT-01 test_x[<subject>]``; the subject is taken whole (an IPv6 URL holds ``::``)."""
+    function = check.nodeid.split("[", 1)[0].split("::")[-1]
+    return f"{check.control.id} {function}" + (f"[{check.subject}]" if check.subject else "")
 
 
 def classname(check: CheckRecord) -> str:

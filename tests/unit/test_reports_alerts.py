@@ -120,3 +120,15 @@ def test_allure_metadata_and_a_relocatable_allurerc(tmp_path: Path) -> None:
     assert str(tmp_path) not in (run_dir / "allurerc.json").read_text()
     names = [rule["name"] for rule in config["categories"]["rules"]]
     assert names == ["target unhealthy", "could not measure", "configuration", "suite error"]
+
+
+def test_junit_keeps_the_headline_for_an_ipv6_target(tmp_path: Path) -> None:
+    from lms_opscheck.reports import junit
+    from tests.support import junit_readers
+
+    failed = check("HLT-01", "failed", "http://[::1]:8000")
+    junit.write(results(failed), tmp_path / "junit.xml")
+    (case,) = junit_readers.gitlab(tmp_path / "junit.xml").values()
+    assert case.name == "HLT-01 test_hlt_01[http://[::1]:8000]"
+    assert isinstance(case.system_output, str)
+    assert case.system_output.startswith("HLT-01 [critical] target unhealthy on http://[::1]:8000")
