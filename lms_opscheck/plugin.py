@@ -1,6 +1,7 @@
 """The pytest11 entry point: the suite's plugins, in dependency order."""
 
 pytest_plugins = [
+    "lms_opscheck.fixtures.rootdir",
     "lms_opscheck.fixtures.environment",
     "lms_opscheck.fixtures.measurements",
     "lms_opscheck.fixtures.evidence",

@@ -1,0 +1,55 @@
+"""``lms-opscheck``: the checks, from any folder, with any pytest option passed through.
+
+    lms-opscheck -m daily --env prod --textfile /var/lib/node_exporter/opscheck.prom
+    lms-opscheck -m weekly --env /etc/lms/prod.yaml --compliance-report --out /srv/opscheck/prod/w48
+
+It runs pytest on the checks shipped in this package with the package's own pytest.ini (a
+pytest.ini or pyproject.toml in the working folder is never read) and only the plugins the
+suite needs: the machine's other pytest plugins are not loaded (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``),
+xdist only when ``-n``/``--dist`` asks for it. Add one with ``-p NAME`` if you need it.
+Run folders default to ``./out/<env>/<timestamp>`` under the working folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+PACKAGE = Path(__file__).parent  # not resolved: node ids stay checks/test_x.py in a checkout too
+CHECKS = PACKAGE / "checks"
+INI = PACKAGE / "pytest.ini"
+PLUGINS = ("lms_opscheck.plugin", "allure_pytest.plugin")
+_XDIST_OPTIONS = ("-n", "--numprocesses", "--dist", "--tx", "-d", "--maxprocesses")
+
+
+def wants_xdist(args: Sequence[str]) -> bool:
+    return any(
+        a == o or a.startswith(f"{o}=") or (o == "-n" and a.startswith("-n"))
+        for a in args
+        for o in _XDIST_OPTIONS
+    )
+
+
+def pytest_args(args: Sequence[str]) -> list[str]:
+    """The full pytest command line for the user's ``args``."""
+    plugins = [*PLUGINS, *(("xdist.plugin",) if wants_xdist(args) else ())]
+    fixed = [f"--rootdir={PACKAGE}", "-c", str(INI), "--assert=plain"]
+    for plugin in plugins:
+        fixed += ["-p", plugin]
+    return [*fixed, *args, str(CHECKS)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Before pytest is imported: only the plugins named above are loaded, in every xdist worker
+    # too (they inherit the environment).
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    import pytest
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return int(pytest.main(pytest_args(args)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
