@@ -9,8 +9,9 @@ bytes, lines, first/last/newest timestamp, lines that could not be placed), the 
 """
 
 from lms_opscheck.probes.logs.analysis import AccessSummary, ErrorSummary, Served, Signal
-from lms_opscheck.probes.logs.scan import LogScan, LogWindow, scan_location
+from lms_opscheck.probes.logs.scan import scan_location
 from lms_opscheck.probes.logs.tally import Peak
+from lms_opscheck.probes.logs.window import LogScan, LogWindow
 
 __all__ = [
     "AccessSummary",

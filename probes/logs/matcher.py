@@ -114,20 +114,27 @@ class PythonMatcher:
 
     def __init__(self, found: Sequence[Needle]) -> None:
         self._literals = [n.pattern for n in found if n.literal and not n.caseless]
+        # Caseless literals are found in a lowered copy: re.IGNORECASE loses re's literal-prefix
+        # search and is three times slower than one bytes.lower() plus plain finds.
+        self._caseless = [n.pattern.lower() for n in found if n.literal and n.caseless]
         self._regexes = [
-            re.compile(n.regex, re.IGNORECASE if n.caseless else 0)
-            for n in found
-            if not n.literal or n.caseless
+            re.compile(n.regex, re.IGNORECASE if n.caseless else 0) for n in found if not n.literal
         ]
 
     def ends(self, chunk: bytes) -> list[int]:
         hits: list[int] = []
-        for literal in self._literals:
-            at = chunk.find(literal)
-            while at >= 0:
-                hits.append(at + len(literal))
-                at = chunk.find(literal, at + 1)
+        _find_all(chunk, self._literals, hits)
+        if self._caseless:
+            _find_all(chunk.lower(), self._caseless, hits)  # ASCII lowering keeps every offset
         for regex in self._regexes:
             hits.extend(match.end() for match in regex.finditer(chunk))
         hits.sort()
         return hits
+
+
+def _find_all(chunk: bytes, literals: list[bytes], hits: list[int]) -> None:
+    for literal in literals:
+        at = chunk.find(literal)
+        while at >= 0:
+            hits.append(at + len(literal))
+            at = chunk.find(literal, at + 1)

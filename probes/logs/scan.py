@@ -23,69 +23,13 @@ from datetime import UTC, datetime, timedelta
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.probes.hosts import Shell
 from lms_opscheck.probes.logs import sources
-from lms_opscheck.probes.logs.analysis import AccessSummary, AccessTally, ErrorSummary, ErrorTally
-from lms_opscheck.probes.logs.lines import STAMP_LINE, Clock, parse, stamp_of, utc
+from lms_opscheck.probes.logs.analysis import AccessTally, ErrorTally
+from lms_opscheck.probes.logs.lines import Clock, parse, utc
 from lms_opscheck.probes.logs.matcher import Engine, matcher, needles
+from lms_opscheck.probes.logs.timeline import BEFORE, Timeline
+from lms_opscheck.probes.logs.window import LogScan, LogWindow
 
-#: The time of lines known to come before every window (an older file, a skipped head).
-BEFORE = float("-inf")
 ACCESS_STATUSES = ("401", "429", "5xx")
-
-
-@dataclass(frozen=True)
-class LogWindow:
-    """What one window of a log location held, and how much was examined to say so."""
-
-    location: str
-    window: timedelta
-    since: datetime
-    until: datetime
-    files: tuple[str, ...]  # files with lines in the window, oldest first
-    files_found: int  # files of the location, any age
-    bytes: int
-    lines: int
-    unplaced_lines: int
-    placed_by_preceding: int  # parsed lines that took the time of the line before them
-    first_time: datetime | None
-    last_time: datetime | None
-    newest_line: datetime | None  # newest timestamp in the location, in the window or not
-    request_lines: bool  # any request line (uvicorn access, app.request, JSON status) seen
-    errors: ErrorSummary | None
-    access: AccessSummary | None
-    engine: str
-
-    @property
-    def silent(self) -> bool:
-        return self.lines == 0
-
-    def silence(self) -> str:
-        """Why nothing was examined, worded for a failure message."""
-        span = f"between {self.since:%Y-%m-%d %H:%M:%S} and {self.until:%Y-%m-%d %H:%M:%S} UTC"
-        if self.files_found == 0:
-            return f"no log file in {self.location} (0 files examined, nothing {span})"
-        newest = (
-            f"newest line at {self.newest_line:%Y-%m-%d %H:%M:%S} UTC"
-            if self.newest_line is not None
-            else "no timestamped line found"
-        )
-        unplaced = (
-            f"; {self.unplaced_lines} line(s) carry no timestamp and cannot be placed"
-            if self.unplaced_lines
-            else ""
-        )
-        return f"no lines {span} in {self.location}; {newest}{unplaced}"
-
-
-@dataclass(frozen=True)
-class LogScan:
-    location: str
-    windows: tuple[LogWindow, ...]
-
-    def window(self, length: timedelta) -> LogWindow:
-        for found in self.windows:
-            if found.window == length:
-                return found
-        raise KeyError(f"{self.location} was not scanned over {length}")
 
 
 @dataclass
@@ -138,6 +82,7 @@ class _Scanner:
         self.shell, self.location, self.lengths, self.until = shell, location, lengths, until
         self.clock = Clock(location.timezone)
         self.keys = location.json_keys
+        self.timeline = Timeline(self.clock, self.keys)
         self.chunk = sources.LOCAL_CHUNK if shell.is_local else sources.REMOTE_CHUNK
         self.windows = [
             _Window(
@@ -185,7 +130,7 @@ class _Scanner:
                 pieces = sources.gunzip(slices, self.chunk, where)
                 chunks = sources.lines_chunks(pieces, self.chunk)
             else:
-                begin = self._seek(read, file.size, self.windows[0].since)
+                begin = self.timeline.seek(read, file.size, self.windows[0].since)
                 if begin > 0 and self.carry is None:
                     self.carry = BEFORE
                 chunks = sources.plain_chunks(read, begin, file.size, self.chunk)
@@ -193,22 +138,6 @@ class _Scanner:
                 self._chunk(chunk, end, file.name)
         finally:
             sources.close(read)
-
-    def _seek(self, read: sources.Reader, size: int, since: float) -> int:
-        """A line start before which every timestamped line is older than ``since``."""
-        lo, hi = 0, size
-        for _ in range(64):
-            if hi - lo <= sources.PROBE:
-                break
-            mid = (lo + hi) // 2
-            block = read(mid, sources.PROBE)
-            start = block.find(b"\n") + 1
-            found = self._first(block, start, len(block)) if start else None
-            if found is None or found[1] >= since:
-                hi = mid
-            else:
-                lo = mid + found[0]
-        return lo
 
     def _peek_newest(self, file: sources.LogFile) -> None:
         """The newest line's time when the newest file held nothing in the window."""
@@ -221,7 +150,7 @@ class _Scanner:
         finally:
             sources.close(read)
         start = block.find(b"\n") + 1 if offset else 0
-        found = self._last(block[start:], len(block) - start)
+        found = self.timeline.last(block[start:], len(block) - start)
         if found is not None:
             self.newest = max(self.newest or found[1], found[1])
 
@@ -229,8 +158,8 @@ class _Scanner:
 
     def _chunk(self, chunk: bytes, size: int, name: str) -> None:
         """Measure the lines ``chunk[:size]`` (``chunk`` may go on with a cut-off line)."""
-        first = self._first(chunk, 0, size)
-        last = self._last(chunk, size) if first is not None else None
+        first = self.timeline.first(chunk, 0, size)
+        last = self.timeline.last(chunk, size) if first is not None else None
         carry = self.carry
         if last is not None and last[1] < self.windows[0].since:
             self._advance(last[1])
@@ -266,25 +195,7 @@ class _Scanner:
             return 0 if head_in else first[0]
         if last[1] < since:
             return size
-        return self._bisect(chunk, first[0], last[0], since)
-
-    def _bisect(self, chunk: bytes, lo: int, hi: int, since: float) -> int:
-        """First timestamped line at/after ``since`` between stamped lines ``lo`` and ``hi``."""
-        while hi - lo > sources.PROBE:
-            mid = chunk.find(b"\n", (lo + hi) // 2, hi) + 1
-            found = self._first(chunk, mid, hi) if mid else None
-            if found is None:
-                break  # an untimed stretch: finish linearly
-            if found[1] < since:
-                lo = found[0]
-            else:
-                hi = found[0]
-        position = lo
-        while (found := self._first(chunk, position, hi)) is not None:
-            if found[1] >= since:
-                return found[0]
-            position = chunk.find(b"\n", found[0]) + 1
-        return hi
+        return self.timeline.bisect(chunk, first[0], last[0], since)
 
     def _count(
         self,
@@ -309,7 +220,7 @@ class _Scanner:
             if not window.files or window.files[-1] != name:
                 window.files.append(name)
             if window.first is None:
-                found = self._first(chunk, bound, size)
+                found = self.timeline.first(chunk, bound, size)
                 window.first = found[1] if found is not None else None
             if last is not None and last[0] >= bound:
                 window.last = last[1]
@@ -334,7 +245,7 @@ class _Scanner:
                 continue
             t = record.time
             if t is None:
-                t = self._placed(chunk, start, previous)
+                t = self.timeline.placed(chunk, start, previous)
             previous = (start, t)
             if t is None or t == BEFORE:
                 continue  # unplaced (counted with the unplaced lines)
@@ -346,49 +257,10 @@ class _Scanner:
                     if window.access is not None:
                         window.access.add(record, t)
 
-    def _placed(self, chunk: bytes, start: int, previous: tuple[int, float | None]) -> float | None:
-        """The time of the nearest timestamped line before ``start`` (back to the previous
-        candidate, whose own time is known), else the time carried into this chunk."""
-        end = start - 1
-        while end > 0:
-            begin = chunk.rfind(b"\n", 0, end) + 1
-            if begin == previous[0]:
-                return previous[1]
-            t = stamp_of(chunk[begin:end], self.clock, self.keys)
-            if t is not None:
-                return t
-            end = begin - 1
-        return previous[1]
-
     def _presence(self, chunk: bytes, size: int, bounds: list[int]) -> None:
         for window, bound in zip(self.windows, bounds, strict=True):
             if not window.requests and bound < size:
                 window.requests = any(chunk.find(m, bound, size) >= 0 for m in self.markers)
-
-    def _first(self, chunk: bytes, start: int, end: int) -> tuple[int, float] | None:
-        position = start
-        while position < end:
-            match = STAMP_LINE.search(chunk, position, end)
-            if match is None:
-                return None
-            begin = match.start()
-            stop = chunk.find(b"\n", begin, end)
-            stop = end if stop < 0 else stop
-            t = stamp_of(chunk[begin:stop], self.clock, self.keys)
-            if t is not None:
-                return begin, t
-            position = stop + 1
-        return None
-
-    def _last(self, chunk: bytes, size: int) -> tuple[int, float] | None:
-        end = size - 1 if chunk[size - 1 : size] == b"\n" else size
-        while end > 0:
-            begin = chunk.rfind(b"\n", 0, end) + 1
-            t = stamp_of(chunk[begin:end], self.clock, self.keys)
-            if t is not None:
-                return begin, t
-            end = begin - 1
-        return None
 
     # -- result ----------------------------------------------------------------------------
 
