@@ -23,7 +23,7 @@ from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.hosts import Shell
 
 LOCAL_CHUNK = 8 << 20
-REMOTE_CHUNK = 16 << 20
+REMOTE_CHUNK = 8 << 20  # per ssh round trip; with gzip, slice + inflated piece + chunk stay < 50 MB
 PROBE = 64 << 10
 LIST_TIMEOUT = timedelta(seconds=30)
 READ_TIMEOUT = timedelta(seconds=120)
