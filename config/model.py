@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from lms_opscheck.config.durations import Duration
 from lms_opscheck.config.governance import Attestation, Waiver
+from lms_opscheck.config.logs import LogLocation, LogPolicy
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
@@ -183,6 +184,8 @@ class RestoreDrill(Frozen):
 class Artifacts(Frozen):
     backups: BackupLocation | None = None
     drill_logs: DrillLogLocation | None = None
+    app_logs: LogLocation | None = None
+    access_logs: LogLocation | None = None
 
 
 class Policy(Frozen):
@@ -202,6 +205,7 @@ class Policy(Frozen):
     drill_grace: Duration = timedelta(days=1)
     drill_min_tables: Annotated[int, Field(ge=1)] = 8
     drill_log_retention: Duration = timedelta(days=90)
+    logs: LogPolicy = LogPolicy()
 
 
 class Environment(Frozen):
@@ -229,6 +233,8 @@ class Environment(Frozen):
         for key, location in (
             ("artifacts.backups.host", self.artifacts.backups),
             ("artifacts.drill_logs.host", self.artifacts.drill_logs),
+            ("artifacts.app_logs.host", self.artifacts.app_logs),
+            ("artifacts.access_logs.host", self.artifacts.access_logs),
         ):
             if (
                 location is not None

@@ -1,13 +1,16 @@
-"""Reference LMS HTTP API (health, readiness, metrics) with file-driven fault injection."""
+"""Reference LMS HTTP API (health, readiness, metrics, a login that always fails) with
+file-driven fault injection and, when ``SANDBOX_API_LOG_FILE`` is set, the LMS's log format."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import logging.handlers
 import os
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 
@@ -235,7 +238,7 @@ def create_app(settings: ApiSettings) -> Starlette:
             headers=exc.headers,
         )
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route(HEALTH_PATH, health, methods=["GET"]),
             Route(READY_PATH, ready, methods=["GET"]),
@@ -244,6 +247,8 @@ def create_app(settings: ApiSettings) -> Starlette:
         middleware=[Middleware(_EdgeMiddleware, settings=settings, metrics=metrics)],
         exception_handlers={HTTPException: http_error},
     )
+    _add_login_and_request_log(app)
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -252,7 +257,135 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     app = create_app(ApiSettings.from_environ())
+    log_file = os.environ.get("SANDBOX_API_LOG_FILE")
+    if log_file:
+        _log_like_the_lms(Path(log_file))
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level="info")
+        return
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+# -- The LMS's login rate limit and lockout, and its application log --------------------------
+
+LOGIN_PATH = "/api/v1/auth/login"
+LMS_LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+request_log = logging.getLogger("app.request")
+auth_log = logging.getLogger("app.auth")
+
+
+@dataclass
+class LoginGuard:
+    """The LMS's auth limits: 5 requests/min per IP (6th: 429), 5 failures lock the IP 900 s."""
+
+    per_minute: int = 5
+    lockout_failures: int = 5
+    lockout_seconds: float = 900.0
+    _recent: dict[str, deque[float]] = field(default_factory=dict)
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _locked_until: dict[str, float] = field(default_factory=dict)
+
+    def refuse(self, client: str, now: float) -> float | None:
+        """Seconds to wait when ``client`` may not try now (locked out or over the rate)."""
+        locked = self._locked_until.get(client, 0.0)
+        if locked > now:
+            return locked - now
+        recent = self._recent.setdefault(client, deque())
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) >= self.per_minute:
+            return recent[0] + 60 - now
+        recent.append(now)
+        return None
+
+    def failed(self, client: str, now: float) -> bool:
+        """Record a failed login; True when it locks the client out."""
+        failures = self._failures.setdefault(client, deque(maxlen=self.lockout_failures))
+        failures.append(now)
+        if len(failures) == self.lockout_failures and now - failures[0] <= self.lockout_seconds:
+            self._locked_until[client] = now + self.lockout_seconds
+            failures.clear()
+            return True
+        return False
+
+
+def _add_login_and_request_log(app: Starlette) -> None:
+    guard = LoginGuard()
+
+    async def login(request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        now = time.monotonic()
+        wait = guard.refuse(client, now)
+        if wait is not None:
+            return JSONResponse(
+                {"success": False, "data": None, "message": "Too many login attempts"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+            )
+        # Every credential is wrong here: the sandbox has no users. The body is never logged.
+        if guard.failed(client, now):
+            auth_log.warning(
+                "login lockout for %s after %d failed attempts (%d s)",
+                client,
+                guard.lockout_failures,
+                guard.lockout_seconds,
+            )
+        return JSONResponse(
+            {"success": False, "data": None, "message": "Invalid email or password"},
+            status_code=401,
+        )
+
+    app.add_route(LOGIN_PATH, login, methods=["POST"])
+    app.add_middleware(_RequestLogMiddleware)
+
+
+class _RequestLogMiddleware:
+    """``app.request`` lines as the LMS writes them: ``POST /api/v1/auth/login -> 401 (3.2 ms)``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                elapsed = (time.perf_counter() - start) * 1000
+                request_log.info("%s %s -> %d (%.2f ms)", scope["method"], scope["path"], status,
+                                 elapsed)  # fmt: skip
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def _log_like_the_lms(path: Path) -> None:
+    """The LMS's plain-text lines and uvicorn's own lines in one file, reopened when rotated."""
+    from uvicorn.logging import AccessFormatter, DefaultFormatter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    formats: list[tuple[str, logging.Formatter]] = [
+        ("", logging.Formatter(LMS_LOG_FORMAT)),
+        ("uvicorn", DefaultFormatter("%(levelprefix)s %(message)s", use_colors=False)),
+        (
+            "uvicorn.access",
+            AccessFormatter(
+                '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s',
+                use_colors=False,
+            ),
+        ),
+    ]
+    for name, formatter in formats:
+        handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+        handler.setFormatter(formatter)
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = not name
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from lms_opscheck.sandbox import artifacts
+from lms_opscheck.sandbox import logs as app_logs
 from lms_opscheck.sandbox.postgres import PostgresServer, bin_dir
 from lms_opscheck.sandbox.processes import (
     free_port,
@@ -97,6 +98,7 @@ class State:
             "SANDBOX_BACKUP_DIR": str(self.dir / "backups" / "db"),
             "SANDBOX_DRILL_LOG_DIR": str(self.dir / "backups" / "drill_logs"),
             "SANDBOX_FAULTS_DIR": str(self.dir / "faults"),
+            "SANDBOX_APP_LOG_DIR": str(self.dir / "logs"),
         }
 
     def health(self) -> dict[str, bool]:
@@ -226,6 +228,7 @@ def _start_api(state: State) -> int:
         ),
         "SANDBOX_API_REDIS_URL": f"redis://:{state.redis_password}@127.0.0.1:{state.redis_port}/0",
         "SANDBOX_API_FAULTS_DIR": str(faults),
+        "SANDBOX_API_LOG_FILE": str(state.dir / "logs" / app_logs.LOG_NAME),
     }
     log = state.dir / "logs" / "api.log"
     pid = spawn(
@@ -253,6 +256,7 @@ def _cron(state: State) -> None:
     backups = state.dir / "backups"
     newest = artifacts.refresh_backups(state.postgres, "lms", backups / "db", now)
     artifacts.refresh_drill_logs(state.postgres, newest, backups / "drill_logs", now)
+    app_logs.refresh(state.dir / "logs", state.api_port, now)
 
 
 def down(root: Path = DEFAULT_ROOT) -> bool:
