@@ -15,7 +15,7 @@ from lms_opscheck.probes.drill_evidence import (
     retention_floor,
 )
 from lms_opscheck.probes.drill_log import parse_drill_log
-from lms_opscheck.probes.drill_validation import Examination, TableRows
+from lms_opscheck.probes.drill_rows import Examination, TableRows
 from lms_opscheck.probes.restore_drill import DrillResult
 
 WEEKLY = "2.2 Restore Drill Execution"
@@ -61,11 +61,21 @@ def test_a_restore_drill_ran_within_the_drill_interval(
     evidence.record(
         "future_dated", capped([f.name for f in future]), threshold=f"none (+{tolerance})"
     )
-    assert not future, (
-        f"{len(future)} drill log(s) dated in the future in {drill_logs.location}: "
-        f"{', '.join(drill_logs.ahead(f) for f in future[:5])}; clock tolerance is {tolerance}; "
-        f"newest dated log: {drill_logs.describe(newest) if newest else 'none'}"
-    )
+    if future:
+        hint = drill_logs.zone_hint(future)
+        advice = (
+            f"; their names read as {hint}: set artifacts.drill_logs.timezone to the drill "
+            "host's zone"
+            if hint
+            else ""
+        )
+        pytest.fail(
+            f"{len(future)} drill log(s) dated in the future in {drill_logs.location}: "
+            f"{', '.join(drill_logs.ahead(f) for f in future[:5])}; clock tolerance is "
+            f"{tolerance}; newest dated log: "
+            f"{drill_logs.describe(newest) if newest else 'none'}{advice}",
+            pytrace=False,
+        )
     assert newest is not None, f"no restore-drill log in {drill_logs.location}; drills never ran"
     age = newest.age(drill_logs.now)
     evidence.record("newest_age", age, threshold=threshold, target=newest.name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from lms_opscheck.config.durations import format_duration
 from lms_opscheck.probes.backups import Backup, Catalogue
 from lms_opscheck.probes.drill_log import SUITE, DrillLog, parse_drill_log
 from lms_opscheck.probes.errors import Unreadable
-from lms_opscheck.probes.wallclock import parse_digits, read_local, zone
+from lms_opscheck.probes.wallclock import ZoneHint, parse_digits, read_local, zone, zone_hint
 
 #: Drill-log transcripts are small; anything bigger is not a transcript (or is runaway output).
 MAX_LOG_BYTES = 16 * 1024 * 1024
@@ -28,6 +29,7 @@ class StampedFile:
 
     path: Path
     stamp: datetime
+    local: datetime | None = None  # naive: the time as the name writes it
 
     @property
     def name(self) -> str:
@@ -78,6 +80,18 @@ class DrillLogs:
     def describe(self, file: StampedFile) -> str:
         return f"{file.name} ({format_duration(file.age(self.now))} old) in {self.location}"
 
+    def zone_hint(self, files: Sequence[StampedFile]) -> ZoneHint | None:
+        """A zone in which these files' names agree with their mtimes (a wrong ``timezone``)."""
+        pairs = []
+        for file in files[:24]:
+            try:
+                mtime = datetime.fromtimestamp(file.path.stat().st_mtime, UTC)
+            except OSError:
+                continue
+            if file.local is not None:
+                pairs.append((file.local, mtime))
+        return zone_hint(pairs, self.tolerance, self.timezone) if pairs else None
+
 
 @dataclass(frozen=True)
 class DrillEvidence:
@@ -94,6 +108,8 @@ class DrillEvidence:
     def outcome(self) -> str:
         """Why the drill does not count as a success, quoting the log; '' if it does."""
         log = self.log
+        if log.format == SUITE and log.result and log.error:
+            return f"says restore: {log.result}: {log.error!r}"
         if log.error:
             return f"failed: {log.error!r}"
         if not log.succeeded and log.format == SUITE and log.complete:
@@ -124,7 +140,8 @@ def stamped_files(
                 naive = parse_digits(match["stamp"]) if match else None
                 if naive is None:  # not ours, or a name that only looks stamped (month 13)
                     continue
-                found.append(StampedFile(directory / entry.name, read_local(naive, where).earliest))
+                stamp = read_local(naive, where).earliest
+                found.append(StampedFile(directory / entry.name, stamp, naive))
     except FileNotFoundError:
         raise Unreadable(location, "the folder does not exist") from None
     except OSError as exc:

@@ -63,7 +63,12 @@ class DrillLog:
     format: str = TRANSCRIPT
     #: The restored archive's creation time (the suite's own log records it).
     backup_created_at: datetime | None = None
-    interrupted: bool = False
+    #: The suite's own log's ``restore:`` word (succeeded, failed, interrupted, error...).
+    result: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.result == drill_record.INTERRUPTED
 
     @property
     def backup_name(self) -> str | None:
@@ -193,7 +198,7 @@ def _from_record(record: drill_record.Record) -> DrillLog:
         last_step=record.steps[-1] if record.steps else None,
         format=SUITE,
         backup_created_at=record.time("backup_created_at"),
-        interrupted=result == drill_record.INTERRUPTED,
+        result=result or None,
     )
 
 

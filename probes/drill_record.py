@@ -18,8 +18,9 @@ from lms_opscheck.probes.redaction import redact
 HEADER = "lms-opscheck restore drill log v1"
 #: Keys that may appear more than once, in order.
 REPEATED = frozenset({"step", "validation"})
-#: ``restore:`` values: the restore's own result (validations are separate lines).
-SUCCEEDED, FAILED, INTERRUPTED = "succeeded", "failed", "interrupted"
+#: ``restore:`` values: the restore's own result (validations are separate lines). ``error``:
+#: the drill could not tell (the restored copy could not be examined).
+SUCCEEDED, FAILED, INTERRUPTED, ERROR = "succeeded", "failed", "interrupted", "error"
 
 
 def _one_line(value: object) -> str:

@@ -7,6 +7,12 @@ remote commands are bounded three ways: ``ConnectTimeout`` (the environment's co
 unless the URI sets ``?timeout=N``), ``ServerAliveInterval`` for a peer that stops answering, and
 coreutils ``timeout`` around the command on the remote side. ``BatchMode`` makes a missing key a
 refusal instead of a password prompt. Remote listing uses GNU ``find``: Linux hosts (ssh, docker).
+
+When ssh itself fails (exit status 255) its own words say why, and ``ssh_failure`` names the
+cause in plain text: the name did not resolve, the port refused, the key was not accepted, the
+host key is unknown or changed, no answer within the connect timeout, or (none of those) the
+remote command itself exited with 255. A command that cannot be started here (not found, path
+too long for the OS) is a one-line MeasurementError, never a traceback.
 """
 
 from __future__ import annotations

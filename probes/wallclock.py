@@ -15,11 +15,14 @@ a clock problem.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
+
+_NON_DIGIT = re.compile(r"\D")
 
 
 @cache
@@ -48,8 +51,14 @@ class Reading:
         return instant - self.nearest(instant)
 
 
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu"})
+
+
 def read_local(naive: datetime, where: tzinfo) -> Reading:
     """Both readings of a local time in ``where`` (PEP 495: fold 0 and fold 1)."""
+    if getattr(where, "key", None) in _UTC_KEYS:  # one reading; 100,000 names list faster
+        instant = naive.replace(tzinfo=UTC)
+        return Reading(instant, instant)
     first = naive.replace(tzinfo=where, fold=0).astimezone(UTC)
     second = naive.replace(tzinfo=where, fold=1).astimezone(UTC)
     return Reading(min(first, second), max(first, second))
@@ -67,7 +76,7 @@ def read_labelled(naive: datetime, where: tzinfo, label: str) -> Reading:
 
 def parse_digits(stamp: str) -> datetime | None:
     """The naive time in a ``YYYYMMDD_HHMMSS``-style stamp (any separators), or None."""
-    digits = "".join(ch for ch in stamp if ch.isdigit())
+    digits = _NON_DIGIT.sub("", stamp)
     if len(digits) != 14:
         return None
     try:

@@ -93,8 +93,16 @@ def refresh_backups(server: PostgresServer, dbname: str, directory: Path, now: d
 
 
 def _newest_backup(directory: Path, now: datetime) -> Path | None:
+    """A backup taken in the last 24 hours and named by when it was taken, if there is one.
+
+    Its inode change time is when pg_dump wrote it: a file whose name says otherwise (a sandbox
+    made before backups were named by their real time) is not reused.
+    """
     recent = [
-        p for p in directory.glob("lms_*.dump") if now - timedelta(days=1) < _name_time(p) <= now
+        p
+        for p in directory.glob("lms_*.dump")
+        if now - timedelta(days=1) < _name_time(p) <= now
+        and abs(datetime.fromtimestamp(p.stat().st_ctime, UTC) - _name_time(p)) < timedelta(hours=1)
     ]
     return max(recent, key=_name_time) if recent else None
 

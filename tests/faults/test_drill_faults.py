@@ -272,7 +272,10 @@ def test_drill_logs_from_a_utc_plus_2_host_pass_with_the_zone_configured(
     name = f"restore_drill_{started:%Y%m%d_%H%M%S}.log"
     text = transcript(started, ended=started + timedelta(seconds=45))
     wrong = weekly_named(tmp_path / "utc", shared_stack, {name: text.encode()}, "UTC")
-    assert "dated in the future" in wrong.only("test_a_restore_drill_ran_within").message
+    message = wrong.only("test_a_restore_drill_ran_within").message
+    assert "dated in the future" in message
+    assert "their names read as local time UTC+2 (e.g. Europe/" in message
+    assert "set artifacts.drill_logs.timezone" in message
 
 
 def weekly_named(tmp_path: Path, state: stack.State, logs: dict[str, bytes], zone: str) -> SuiteRun:

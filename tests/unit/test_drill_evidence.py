@@ -117,12 +117,21 @@ def _suite_log(path: Path, *, restore: str | None, ended: bool = True) -> None:
     ("restore", "ended", "expected"),
     [
         ("succeeded", True, ""),
-        ("failed: pg_restore failed: pg_restore: error: x", True, "failed: 'pg_restore failed"),
-        ("interrupted: SIGTERM received while restoring", True, "failed: 'SIGTERM received"),
+        (
+            "failed: pg_restore failed: pg_restore: error: x",
+            True,
+            "says restore: failed: 'pg_restore failed",
+        ),
+        (
+            "interrupted: SIGTERM received while restoring",
+            True,
+            "says restore: interrupted: 'SIGTERM received",
+        ),
+        ("error: could not examine the restored copy: x", True, "says restore: error: 'could"),
         (None, False, "stops after step 'created database"),
         ("succeeded", False, "stops after step 'created database"),
     ],
-    ids=["succeeded", "failed", "interrupted", "cut-off", "no-ended-at"],
+    ids=["succeeded", "failed", "interrupted", "error", "cut-off", "no-ended-at"],
 )
 def test_outcome_of_the_suites_own_log(
     tmp_path: Path, restore: str | None, ended: bool, expected: str
