@@ -188,7 +188,12 @@ def test_newest_backup_is_not_suspiciously_small(
     median = f"{verdict.median:.0f} B" if verdict.median is not None else "none"
     threshold = f">= max({policy.backup_min_bytes} B, {ratio} x median {median})"
     evidence.record("size", newest.size, unit="B", threshold=threshold, target=newest.name)
-    evidence.record("median_of_previous", verdict.median, unit="B", target=f"{verdict.compared}")
+    evidence.record(
+        "median_of_previous",
+        verdict.median if verdict.median is not None else "none",
+        unit="B" if verdict.median is not None else "",
+        target=f"{verdict.compared} backup(s)",
+    )
     assert verdict.ok, (
         f"backup {newest} is {newest.size} B; expected >= {verdict.floor:.0f} B "
         f"(minimum {policy.backup_min_bytes} B, {ratio} x median {median} of the previous "
