@@ -4,8 +4,9 @@ The dump is hours old and the live database keeps changing, so row counts are co
 the source *as of the dump*:
 
 - a key table with a timestamp column (``created_at``): rows created up to a cutoff (the
-  newest row in the restored copy, minus ``timestamp_margin`` for transactions still open when
-  pg_dump took its snapshot) are counted in both databases. The restore must hold every such
+  newest row in the restored copy, no later than the archive's creation time, minus
+  ``timestamp_margin`` for transactions still open when pg_dump took its snapshot) are
+  counted in both databases. The restore must hold every such
   row the source still has (within ``row_count_tolerance``); rows the source gained later are
   growth, rows it lost are drift.
 - a key table without one: the live count may only exceed the restored count by the
