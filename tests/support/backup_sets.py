@@ -106,31 +106,21 @@ def gpg(source: Path, target: Path, *, armor: bool = False, public_key: bool = F
     with tempfile.TemporaryDirectory(prefix="gnupg-") as home:
         os.chmod(home, 0o700)
         base = ["gpg", "--homedir", home, "--batch", "--yes", "--pinentry-mode", "loopback"]
-        if public_key:
-            subprocess.run(
-                [
-                    *base,
-                    "--passphrase",
-                    "",
-                    "--quick-gen-key",
-                    "opscheck <ops@example>",
-                    "default",
-                    "default",
-                    "never",
-                ],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-            mode = ["--trust-model", "always", "-r", "ops@example", "--encrypt"]
-        else:
-            mode = ["--passphrase", "selftest", "--symmetric"]
-        subprocess.run(
-            [*base, *(["--armor"] if armor else []), *mode, "-o", str(target), str(source)],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        try:
+            if public_key:
+                key = ["--passphrase", "", "--quick-gen-key", "opscheck <ops@example>"]
+                _run([*base, *key, "default", "default", "never"])
+                mode = ["--trust-model", "always", "-r", "ops@example", "--encrypt"]
+            else:
+                mode = ["--passphrase", "selftest", "--symmetric"]
+            armour = ["--armor"] if armor else []
+            _run([*base, *armour, *mode, "-o", str(target), str(source)])
+        finally:  # gpg started an agent for this home: stop it with the home
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], timeout=30, check=False)
+
+
+def _run(argv: list[str]) -> None:
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
 
 
 def keep_mtime(path: Path, moment: float) -> None:
