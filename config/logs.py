@@ -8,17 +8,13 @@ documented in environments/prod.example.yaml; the rules behind the thresholds in
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lms_opscheck.config.durations import Duration
-
-#: Characters an IANA zone name uses; anything else never reaches ZoneInfo.
-_ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*$")
+from lms_opscheck.config.locations import TimeZone
 
 LineFormat = Literal["lms", "uvicorn", "json"]
 Cadence = Literal["daily", "weekly", "incident"]
@@ -44,21 +40,6 @@ DEFAULT_SCANNER_PATHS = (
     "/vendor/phpunit",
     "/boaform",
 )
-
-
-def check_zone(name: str) -> str:
-    """An IANA time zone name the zone database knows (``Europe/Berlin``, ``UTC``)."""
-    problem = "not an IANA time zone name known to the zone database (e.g. Europe/Berlin, UTC)"
-    if not _ZONE_NAME.match(name) or ".." in name:
-        raise ValueError(problem)
-    try:
-        ZoneInfo(name)
-    except Exception:  # ZoneInfoNotFoundError, IsADirectoryError, ValueError: all "not a zone"
-        raise ValueError(problem) from None
-    return name
-
-
-TimeZone = Annotated[str, AfterValidator(check_zone)]
 
 
 class _Frozen(BaseModel):

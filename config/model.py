@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from lms_opscheck.config.durations import Duration
 from lms_opscheck.config.governance import Attestation, Waiver
+from lms_opscheck.config.locations import TimeZone, ToolPath, check_stamp_pattern
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -140,30 +141,35 @@ class Targets(Frozen):
     celery: CeleryTarget | None = None
 
 
-class BackupLocation(Frozen):
+class StampedLocation(Frozen):
+    """A folder of files whose names carry the local time they were written at."""
+
     host: str = "local"
     dir: str
-    pattern: str = r"lms_(?P<stamp>\d{8}_\d{6})\.dump"
-    encrypted: bool = False
-    expected_tables: list[str] = Field(default_factory=lambda: list(LMS_KEY_TABLES))
-    #: pg_restore on the backup host, at least as new as the pg_dump that wrote the dumps.
-    pg_restore: str = "pg_restore"
+    pattern: str
+    #: IANA zone the names (and a transcript's times) are written in: the writing host's zone.
+    timezone: TimeZone = "UTC"
 
     @field_validator("pattern")
     @classmethod
     def _pattern(cls, pattern: str) -> str:
-        try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        if "stamp" not in compiled.groupindex:
-            raise ValueError("the pattern needs a (?P<stamp>YYYYMMDD_HHMMSS) group")
-        return pattern
+        return check_stamp_pattern(pattern)
 
 
-class DrillLogLocation(Frozen):
-    host: str = "local"
-    dir: str
+class BackupLocation(StampedLocation):
+    pattern: str = r"lms_(?P<stamp>\d{8}_\d{6})\.dump"
+    #: Zone pg_dump ran in (its archive header holds local wall-clock time). The LMS runs
+    #: pg_dump inside the database container, which runs in UTC, whatever the host's zone.
+    archive_timezone: TimeZone = "UTC"
+    #: Database the dumps must be of; default: targets.postgres.dbname, else ``lms``.
+    dbname: str | None = None
+    encrypted: bool = False
+    expected_tables: list[str] = Field(default_factory=lambda: list(LMS_KEY_TABLES))
+    #: pg_restore on the backup host, at least as new as the pg_dump that wrote the dumps.
+    pg_restore: ToolPath = "pg_restore"
+
+
+class DrillLogLocation(StampedLocation):
     pattern: str = r"restore_drill_(?P<stamp>\d{8}_\d{6})\.log"
 
 
@@ -174,11 +180,26 @@ class RestoreDrill(Frozen):
     allow_production_server: bool = False
     log_dir: str | None = None
     expected_revision: str | None = None
+    #: How far the live database may have shrunk below the dump (rows deleted since) before
+    #: DRL-14 reports the drift; also the share of rows a restore may lack (in-flight rows).
     row_count_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
+    #: For key tables without a timestamp column: how much the live count may exceed the
+    #: restored one (rows added since the dump) before DRL-10 suspects missing rows.
+    growth_allowance: Annotated[float, Field(ge=0)] = 0.10
+    #: Column that dates a row's creation, looked up in every key table (None: never used).
+    timestamp_column: str | None = "created_at"
+    #: Per-table columns where the name differs (``enrollments: enrolled_at``).
+    timestamp_columns: dict[str, str] = Field(default_factory=dict)
+    #: Rows created this close to the dump's newest row are left out of the comparison: a
+    #: transaction still open when pg_dump took its snapshot commits them later.
+    timestamp_margin: Duration = timedelta(minutes=10)
     #: Folder of the client tools (pg_restore) matching the backups' major version; PATH if unset.
-    bin_dir: str | None = None
+    bin_dir: ToolPath | None = None
     #: Tables that must hold rows after the restore (and are compared with the source).
     key_tables: list[str] = Field(default_factory=lambda: list(LMS_KEY_TABLES))
+
+    def column_for(self, table: str) -> str | None:
+        return self.timestamp_columns.get(table, self.timestamp_column)
 
 
 class Artifacts(Frozen):

@@ -1,7 +1,9 @@
 """The backup catalogue: which dumps a backup location holds, and the policy arithmetic on them.
 
-Listing reads names, sizes and mtimes only, never a dump's contents. A backup's time is the
-``stamp`` in its name (``YYYYMMDD_HHMMSS``, UTC), cross-checked against its mtime.
+Listing reads names, sizes and mtimes only, never a dump's contents, and ignores symbolic links
+(here and over ssh, and so does the active drill): a link named like tonight's backup proves
+nothing about tonight. A backup's time is the ``stamp`` in its name, the backup host's local time
+in the location's ``timezone`` (probes.wallclock), cross-checked against its mtime.
 """
 
 from __future__ import annotations
@@ -9,28 +11,45 @@ from __future__ import annotations
 import os
 import re
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lms_opscheck.config.model import BackupLocation
 from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.hosts import Shell
+from lms_opscheck.probes.wallclock import (
+    Reading,
+    ZoneHint,
+    parse_digits,
+    read_local,
+    zone,
+    zone_hint,
+)
 
 LIST_TIMEOUT = timedelta(seconds=30)
+#: Evidence lists longer than this are cut to a count and the first names (a 5 MB junit.xml
+#: of 90,814 names helps nobody).
+EVIDENCE_NAMES = 5
 
 
 @dataclass(frozen=True)
 class Backup:
     name: str
     size: int
-    taken_at: datetime  # from the name
+    stamp: datetime  # naive: the local time in the name
+    reading: Reading  # what that local time denotes in the location's zone
     mtime: datetime
+
+    @property
+    def taken_at(self) -> datetime:
+        """The earliest instant the name can denote: a backup never looks younger than it is."""
+        return self.reading.earliest
 
     @property
     def skew(self) -> timedelta:
         """How far the file's mtime is from the time in its name (positive: written later)."""
-        return self.mtime - self.taken_at
+        return self.reading.distance(self.mtime)
 
     def age(self, now: datetime) -> timedelta:
         return now - self.taken_at
@@ -44,6 +63,7 @@ class Catalogue:
     directory: str
     host: str
     pattern: str
+    timezone: str
     backups: tuple[Backup, ...]  # oldest first
     measured_at: datetime
 
@@ -53,8 +73,17 @@ class Catalogue:
 
     def latest(self, tolerance: timedelta) -> Backup | None:
         """The newest backup that is not dated in the future (beyond the clock tolerance)."""
-        usable = [b for b in self.backups if b.taken_at <= self.measured_at + tolerance]
-        return usable[-1] if usable else None
+        return self.newest_at(self.measured_at + tolerance)
+
+    def newest_at(self, moment: datetime) -> Backup | None:
+        """The newest backup taken at or before ``moment``."""
+        for backup in reversed(self.backups):
+            if backup.taken_at <= moment:
+                return backup
+        return None
+
+    def named(self, name: str) -> Backup | None:
+        return next((b for b in self.backups if b.name == name), None)
 
     def oldest(self) -> Backup | None:
         return self.backups[0] if self.backups else None
@@ -63,26 +92,28 @@ class Catalogue:
         return len(self.backups)
 
 
-def parse_stamp(stamp: str) -> datetime:
-    digits = re.sub(r"\D", "", stamp)
-    return datetime.strptime(digits[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+def capped(names: Sequence[str], limit: int = EVIDENCE_NAMES) -> dict[str, object]:
+    """An evidence value for a list that can be long: its count and its first names."""
+    shown: dict[str, object] = {"count": len(names), "first": list(names[:limit])}
+    return shown
 
 
 def entries_to_backups(
-    entries: Iterable[tuple[str, int, float]], pattern: str
+    entries: Iterable[tuple[str, int, float]], pattern: str, timezone: str = "UTC"
 ) -> tuple[Backup, ...]:
     """Backups among ``(name, size, mtime)`` entries whose names match ``pattern``."""
     regex = re.compile(pattern)
+    where = zone(timezone)
     found: list[Backup] = []
     for name, size, mtime in entries:
         match = regex.fullmatch(name)
         if match is None:
             continue
-        try:
-            taken_at = parse_stamp(match["stamp"])
-        except ValueError:
+        stamp = parse_digits(match["stamp"])
+        if stamp is None:
             continue  # matches the shape but is no date (e.g. month 13): not a backup we know
-        found.append(Backup(name, size, taken_at, datetime.fromtimestamp(mtime, UTC)))
+        reading = read_local(stamp, where)
+        found.append(Backup(name, size, stamp, reading, datetime.fromtimestamp(mtime, UTC)))
     return tuple(sorted(found, key=lambda b: (b.taken_at, b.name)))
 
 
@@ -93,7 +124,8 @@ def catalogue(shell: Shell, location: BackupLocation, now: datetime | None = Non
         directory=location.dir,
         host=shell.label,
         pattern=location.pattern,
-        backups=entries_to_backups(entries, location.pattern),
+        timezone=location.timezone,
+        backups=entries_to_backups(entries, location.pattern, location.timezone),
         measured_at=now or datetime.now(UTC),
     )
 
@@ -115,6 +147,7 @@ def _regular_files(found: Iterator[os.DirEntry[str]]) -> Iterator[tuple[str, int
 
 def _remote_entries(shell: Shell, location: BackupLocation) -> list[tuple[str, int, float]]:
     where = f"{location.dir} on {shell.label}"
+    # -type f: regular files only; find does not follow links, so links are ignored as here.
     done = shell.run(
         ["find", location.dir, "-maxdepth", "1", "-type", "f", "-printf", r"%f\t%s\t%T@\n"],
         LIST_TIMEOUT,
@@ -135,6 +168,42 @@ def _remote_entries(shell: Shell, location: BackupLocation) -> list[tuple[str, i
 # -- policy arithmetic: pure functions on a catalogue ------------------------------------------
 
 
+@dataclass(frozen=True)
+class ArchiveTime:
+    """A backup's two times: the one in its name and its archive header's creation time."""
+
+    backup: Backup
+    created_text: str  # as pg_restore printed it
+    created_local: datetime  # naive
+    created: Reading
+
+    @property
+    def gap(self) -> timedelta:
+        """Archive time minus name time, between the nearest readings (positive: later)."""
+        name = self.backup.reading
+        return min(
+            (
+                a - n
+                for a in (self.created.earliest, self.created.latest)
+                for n in (name.earliest, name.latest)
+            ),
+            key=abs,
+        )
+
+    @property
+    def taken_at(self) -> datetime:
+        """The older of the two: a fresh name on an old archive does not make it fresh."""
+        return min(self.backup.taken_at, self.created.earliest)
+
+    @property
+    def archive_is_older(self) -> bool:
+        return self.created.earliest < self.backup.taken_at
+
+    def archive_zone_hint(self, tolerance: timedelta, configured: str) -> ZoneHint | None:
+        """A zone in which the archive's wall-clock time agrees with the file's mtime."""
+        return zone_hint([(self.created_local, self.backup.mtime)], tolerance, configured)
+
+
 def future_dated(cat: Catalogue, tolerance: timedelta) -> list[Backup]:
     return [b for b in cat.backups if b.taken_at > cat.measured_at + tolerance]
 
@@ -142,6 +211,23 @@ def future_dated(cat: Catalogue, tolerance: timedelta) -> list[Backup]:
 def clock_disagreements(cat: Catalogue, tolerance: timedelta) -> list[Backup]:
     """Backups whose mtime is further than ``tolerance`` from the time in their name."""
     return [b for b in cat.backups if abs(b.skew) > tolerance]
+
+
+#: Enough names to tell a zone from a clock problem; a few hundred zones are tried on each.
+_HINT_SAMPLE = 48
+
+
+def names_zone_hint(cat: Catalogue, tolerance: timedelta) -> ZoneHint | None:
+    """Another zone in which every name agrees with its mtime: the names are that zone's local
+    time, not the configured one's. None when no zone explains them (a clock or copy problem)."""
+    backups = cat.backups
+    if not backups:
+        return None
+    step = max(1, len(backups) // (_HINT_SAMPLE // 2))
+    sample = {b.name: b for b in clock_disagreements(cat, tolerance)[: _HINT_SAMPLE // 2]}
+    sample.update((b.name, b) for b in backups[::step])
+    pairs = [(b.stamp, b.mtime) for b in sample.values()]
+    return zone_hint(pairs, tolerance, exclude=cat.timezone)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""Read and write the restore drill's PowerShell-transcript log (restore_drill_*.log)."""
+"""Read restore-drill logs (restore_drill_*.log): the LMS script's PowerShell transcripts and
+this suite's own format (probes.drill_record, docs/drill-log.md) alike.
+
+A transcript's ``Start time:`` / ``End time:`` carry the drill host's local time and no offset:
+they are read in the drill-log location's ``timezone`` (probes.wallclock). The suite's own log
+writes ISO 8601 times with their offset.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from lms_opscheck.probes import drill_record
+from lms_opscheck.probes.wallclock import Reading, parse_digits, read_local, zone
+
 DRILL_LOG_NAME: re.Pattern[str] = re.compile(
     r"^restore_drill_(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})"
     r"_(?P<hour>\d{2})(?P<minute>\d{2})(?P<second>\d{2})\.log\Z"
 )
 
-_RULE = "*" * 22
 _SUCCESS = "Restore drill completed successfully"
 _STEP = "==> "
 _START_TIME = re.compile(r"^Start time:\s*(\d{14})$")
@@ -35,19 +43,39 @@ _STREAM_PREFIXES = ("WARNING:", "VERBOSE:", "DEBUG:", "INFO:")
 _EXTRA_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
+TRANSCRIPT = "PowerShell transcript"
+SUITE = "lms-opscheck drill log v1"
+
+
 @dataclass(frozen=True)
 class DrillLog:
-    """What one restore-drill transcript says happened."""
+    """What one restore-drill log says happened."""
 
     started_at: datetime | None
     ended_at: datetime | None
     drill_database: str | None
-    backup_file: str | None
+    backup_file: str | None  # as the log names it: a path (transcript) or a file name
     table_count: int | None
     succeeded: bool
     complete: bool
     error: str | None
     last_step: str | None
+    format: str = TRANSCRIPT
+    #: The restored archive's creation time (the suite's own log records it).
+    backup_created_at: datetime | None = None
+    #: The suite's own log's ``restore:`` word (succeeded, failed, interrupted, error...).
+    result: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.result == drill_record.INTERRUPTED
+
+    @property
+    def backup_name(self) -> str | None:
+        """The restored backup's file name, whatever the path style (C:\\... or /srv/...)."""
+        if not self.backup_file:
+            return None
+        return self.backup_file.replace("\\", "/").rsplit("/", 1)[-1] or None
 
     @property
     def duration(self) -> timedelta | None:
@@ -82,25 +110,38 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+def _reading(digits: str, timezone: str) -> Reading | None:
+    """A transcript's ``yyyyMMddHHmmss`` local time, read in ``timezone``."""
+    naive = parse_digits(digits)
+    return read_local(naive, zone(timezone)) if naive is not None else None
 
 
-def _stamp(digits: str) -> datetime | None:
-    # The transcript header has no zone; the drill host runs in UTC, so read it as UTC.
-    try:
-        return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
+def _stamp(digits: str, timezone: str) -> datetime | None:
+    reading = _reading(digits, timezone)
+    return reading.earliest if reading is not None else None
+
+
+def _times(
+    start: Reading | None, script_start: datetime | None, end: Reading | None
+) -> tuple[datetime | None, datetime | None]:
+    """Start and end of a transcript. Its header times have no offset: in the hour a DST change
+    repeats, the script's own start line (which has one) picks the start's reading, and the end
+    is the earliest reading not before the start (drills take minutes, not an hour)."""
+    started = script_start
+    if start is not None:
+        started = start.nearest(script_start) if script_start else start.earliest
+    if end is None:
+        return started, None
+    after = [t for t in (end.earliest, end.latest) if started is None or t >= started]
+    return started, min(after) if after else end.latest
 
 
 def _iso(value: str) -> datetime | None:
     try:
-        return _as_utc(datetime.fromisoformat(_EXTRA_FRACTION.sub(r"\1", value, count=1)))
+        moment = datetime.fromisoformat(_EXTRA_FRACTION.sub(r"\1", value, count=1))
     except ValueError:
         return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 def _error_at(lines: list[str], index: int) -> tuple[str, bool] | None:
@@ -130,13 +171,41 @@ def _first_error(lines: list[str], after: int) -> str | None:
     return None
 
 
-def parse_drill_log(raw: bytes | str) -> DrillLog:
-    """Parse a restore-drill transcript from the LMS script or from this suite's own drill."""
+def parse_drill_log(raw: bytes | str, timezone: str = "UTC") -> DrillLog:
+    """Parse a drill log: the suite's own format, or the LMS script's transcript whose local
+    times are read in ``timezone`` (the drill host's zone)."""
     text = decode_log(raw) if isinstance(raw, bytes) else _normalise(raw)
     lines = [line.strip() for line in text.split("\n")]
-    header_start: datetime | None = None
+    if drill_record.is_record(lines):
+        return _from_record(drill_record.read_record(lines))
+    return _from_transcript(lines, timezone)
+
+
+def _from_record(record: drill_record.Record) -> DrillLog:
+    result, _, why = record.fields.get("restore", "").partition(":")
+    result = result.strip()
+    complete = "ended_at" in record.fields
+    tables = record.fields.get("tables", "")
+    return DrillLog(
+        started_at=record.time("started_at"),
+        ended_at=record.time("ended_at"),
+        drill_database=record.fields.get("scratch_database"),
+        backup_file=record.fields.get("backup_path") or record.fields.get("backup"),
+        table_count=int(tables) if tables.isdigit() else None,
+        succeeded=result == drill_record.SUCCEEDED and complete,
+        complete=complete,
+        error=(why.strip() or result) if result and result != drill_record.SUCCEEDED else None,
+        last_step=record.steps[-1] if record.steps else None,
+        format=SUITE,
+        backup_created_at=record.time("backup_created_at"),
+        result=result or None,
+    )
+
+
+def _from_transcript(lines: list[str], timezone: str) -> DrillLog:
+    header_start: Reading | None = None
     script_start: datetime | None = None
-    ended_at: datetime | None = None
+    header_end: Reading | None = None
     complete = False
     drill_database: str | None = None
     backup_file: str | None = None
@@ -149,13 +218,13 @@ def parse_drill_log(raw: bytes | str) -> DrillLog:
             if line[len(_STEP) :].startswith(_SUCCESS):
                 success_index = index
         if header_start is None and (match := _START_TIME.match(line)):
-            header_start = _stamp(match.group(1))
+            header_start = _reading(match.group(1), timezone)
         elif script_start is None and (match := _STARTED_AT.match(line)):
             script_start = _iso(match.group(1))
         elif _END_MARK.match(line):
             complete = True
-        elif complete and ended_at is None and (match := _END_TIME.match(line)):
-            ended_at = _stamp(match.group(1))
+        elif complete and header_end is None and (match := _END_TIME.match(line)):
+            header_end = _reading(match.group(1), timezone)
         elif drill_database is None and (match := _DRILL_DB.match(line)):
             drill_database = match.group(1).strip()
         elif backup_file is None and (match := _BACKUP_FILE.match(line)):
@@ -166,12 +235,13 @@ def parse_drill_log(raw: bytes | str) -> DrillLog:
             and (match := _TABLE_COUNT.search(line))
         ):
             table_count = int(match.group(1))
+    started_at, ended_at = _times(header_start, script_start, header_end)
     # Only an error after the success line undoes it; one before it was survived.
     error = _first_error(lines, -1 if success_index is None else success_index)
     if table_count is None and error is not None and (match := _GOT_COUNT.match(error)):
         table_count = int(match.group(1))
     return DrillLog(
-        started_at=header_start if header_start is not None else script_start,
+        started_at=started_at,
         ended_at=ended_at,
         drill_database=drill_database,
         backup_file=backup_file,
@@ -183,71 +253,11 @@ def parse_drill_log(raw: bytes | str) -> DrillLog:
     )
 
 
-def _dotnet_iso(moment: datetime) -> str:
-    # Mirror PowerShell's Get-Date -Format o (7 fractional digits) so the parser sees real input.
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond:06d}0+00:00"
-
-
-def format_drill_log(
-    *,
-    started_at: datetime,
-    ended_at: datetime | None,
-    drill_database: str,
-    source: str,
-    backup_file: str,
-    table_count: int | None,
-    error: str | None,
-    log_file: str,
-    machine: str = "localhost",
-) -> str:
-    """Render a drill transcript in the LMS script's format (LF endings) for this suite's drill."""
-    start = _as_utc(started_at)
-    lines = [
-        _RULE,
-        "Windows PowerShell transcript start",
-        f"Start time: {start:%Y%m%d%H%M%S}",
-        f"Username: {machine}\\lms-verify",
-        f"RunAs User: {machine}\\lms-verify",
-        f"Machine: {machine}",
-        "Host Application: lms-verify active restore drill",
-        _RULE,
-        f"{_STEP}Restore drill started at {_dotnet_iso(start)}",
-        f"Source: {source}",
-        f"Drill DB: {drill_database}",
-        f"{_STEP}Creating fresh backup",
-        f"[backup_db] Writing backup to {backup_file}",
-        f"[backup_db] Backup completed: {backup_file}",
-        f"Backup file: {backup_file}",
-        f"{_STEP}Creating drill database",
-        f"{_STEP}Copying backup into db container",
-        f"{_STEP}Restoring backup into drill database",
-    ]
-    if error is None:
-        passed = "Restore validation passed."
-        if table_count is not None:
-            passed += f" Table count: {table_count}"
-        lines += [f"{_STEP}Running restore validation checks", passed]
-        lines += [f"{_STEP}{_SUCCESS}", f"Log file: {log_file}"]
-    else:
-        # One line, never empty: the parser quotes a single line and ignores blank ones.
-        message = " ".join(error.splitlines()).strip() or "Restore drill failed: unknown error"
-        if table_count is not None:
-            lines.append(f"{_STEP}Running restore validation checks")
-            got = _GOT_COUNT.match(message)
-            if got is None or int(got.group(1)) != table_count:
-                lines.append(f"Table count: {table_count}")
-        # The TerminatingError record makes any wording recognisable as the failure.
-        lines += [f'PS>TerminatingError(): "{message}"', message]
-    if ended_at is not None:
-        end = f"End time: {_as_utc(ended_at):%Y%m%d%H%M%S}"
-        lines += [_RULE, "Windows PowerShell transcript end", end, _RULE]
-    return "\n".join(lines) + "\n"
-
-
-def drill_log_time(name: str) -> datetime | None:
-    """UTC time encoded in a drill log's file name (a bare name or a path), or None."""
+def drill_log_time(name: str, timezone: str = "UTC") -> datetime | None:
+    """The time in a drill log's file name (a bare name or a path), read in ``timezone``."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     match = DRILL_LOG_NAME.match(base)
     if match is None:
         return None
-    return _stamp("".join(match.group("year", "month", "day", "hour", "minute", "second")))
+    digits = "".join(match.group("year", "month", "day", "hour", "minute", "second"))
+    return _stamp(digits, timezone)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -94,51 +93,73 @@ def create_scratch(server: PostgresTarget, timeouts: Timeouts, scratch: str) -> 
 def drop_scratch(server: PostgresTarget, timeouts: Timeouts, scratch: str) -> bool:
     """Drop the scratch database on a fresh connection; True once pg_database no longer lists it.
 
-    A second Ctrl-C while dropping is ignored so that the cleanup itself is not interrupted.
+    Bounded by the connect and statement timeouts. Signals do not interrupt it while a
+    SignalGuard is in its cleanup phase (the active drill's case).
     """
     if not scratch.startswith(SCRATCH_PREFIX):  # defence in depth: only ever drop our own
         return False
-    with _ignoring_interrupts():
-        try:
-            with connect(server, timeouts, read_only=False) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(scratch)
-                    )
-                )
-            return not scratch_exists(server, timeouts, scratch)
-        except (MeasurementError, psycopg.Error):
-            return False
+    try:
+        with connect(server, timeouts, read_only=False) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
+            )
+        return not scratch_exists(server, timeouts, scratch)
+    except (MeasurementError, psycopg.Error):
+        return False
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class SignalGuard:
+    """SIGINT and SIGTERM during a drill: the first one stops the work, none stops the cleanup.
+
+    While the work runs, the first signal raises KeyboardInterrupt (so ``finally`` blocks drop
+    the scratch database). Every later signal, and any signal once ``cleaning()`` was called, is
+    only counted: the drop and the log are never cut short by a second SIGTERM (what systemd or
+    Kubernetes send when the first one did not end the process quickly). When the cleanup is
+    over, a signal that was only counted is honoured: KeyboardInterrupt. Outside the main thread
+    signals cannot be caught, and the guard does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.first: int | None = None  # the signal that stopped the work
+        self.deferred = 0  # signals counted, not acted on, during the cleanup
+        self._raised = False
+        self._cleaning = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalGuard:
+        if _in_main_thread():
+            for signum in _SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._raised or self._cleaning:
+            self.deferred += 1
+            return
+        self._raised = True
+        self.first = signum
+        raise KeyboardInterrupt(f"{signal.Signals(signum).name} during the restore drill")
+
+    def cleaning(self) -> None:
+        """From now on signals are counted only: the cleanup must finish."""
+        self._cleaning = True
+
+    @property
+    def interruption(self) -> str | None:
+        if self.first is None:
+            return None
+        return f"{signal.Signals(self.first).name} received"
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+        if kind is None and self.deferred and not self._raised:
+            raise KeyboardInterrupt("signal received during the restore drill's cleanup")
 
 
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-@contextmanager
-def _ignoring_interrupts() -> Iterator[None]:
-    if not _in_main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While the drill runs, SIGTERM unwinds like Ctrl-C so ``finally`` drops the scratch."""
-    if not _in_main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -7,13 +7,21 @@ remote commands are bounded three ways: ``ConnectTimeout`` (the environment's co
 unless the URI sets ``?timeout=N``), ``ServerAliveInterval`` for a peer that stops answering, and
 coreutils ``timeout`` around the command on the remote side. ``BatchMode`` makes a missing key a
 refusal instead of a password prompt. Remote listing uses GNU ``find``: Linux hosts (ssh, docker).
+
+When ssh itself fails (exit status 255) its own words say why, and ``ssh_failure`` names the
+cause in plain text: the name did not resolve, the port refused, the key was not accepted, the
+host key is unknown or changed, no answer within the connect timeout, or (none of those) the
+remote command itself exited with 255. A command that cannot be started here (not found, path
+too long for the OS) is a one-line MeasurementError, never a traceback.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -47,7 +55,13 @@ class Shell(Protocol):
     @property
     def is_local(self) -> bool: ...
 
-    def run(self, argv: Sequence[str], timeout: timedelta) -> Completed: ...
+    def run(
+        self, argv: Sequence[str], timeout: timedelta, env: Mapping[str, str] | None = None
+    ) -> Completed: ...
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 @dataclass(frozen=True)
@@ -55,15 +69,27 @@ class LocalShell:
     label: str = "local://"
     is_local: bool = True
 
-    def run(self, argv: Sequence[str], timeout: timedelta) -> Completed:
+    def run(
+        self, argv: Sequence[str], timeout: timedelta, env: Mapping[str, str] | None = None
+    ) -> Completed:
         try:
             done = subprocess.run(
-                list(argv), capture_output=True, timeout=timeout.total_seconds(), check=False
+                list(argv),
+                capture_output=True,
+                timeout=timeout.total_seconds(),
+                check=False,
+                env={**os.environ, **env} if env else None,
             )
         except FileNotFoundError:
-            return Completed(NOT_FOUND, b"", f"{argv[0]}: command not found".encode())
+            return Completed(NOT_FOUND, b"", f"{shorten(argv[0])}: command not found".encode())
+        except OSError as exc:  # a path too long, not executable, not a program
+            raise MeasurementError(
+                self.label, f"cannot run {shorten(argv[0])}: {exc.strerror or exc}"
+            ) from None
         except subprocess.TimeoutExpired:
-            raise NoAnswer(self.label, f"{argv[0]} did not finish within {timeout}") from None
+            raise NoAnswer(
+                self.label, f"{shorten(argv[0])} did not finish within {timeout}"
+            ) from None
         return Completed(done.returncode, done.stdout, done.stderr)
 
 
@@ -72,21 +98,26 @@ class RemoteShell:
 
     is_local = False
 
-    def __init__(self, label: str, host: Any) -> None:
+    def __init__(self, label: str, host: Any, connect_seconds: int = 0) -> None:
         self.label = label
         self._host = host
+        self._connect_seconds = connect_seconds
 
-    def run(self, argv: Sequence[str], timeout: timedelta) -> Completed:
+    def run(
+        self, argv: Sequence[str], timeout: timedelta, env: Mapping[str, str] | None = None
+    ) -> Completed:
         seconds = max(1, int(timeout.total_seconds() + 0.999))
-        command = f"timeout {seconds} {shlex.join(argv)}"
+        settings = [f"{key}={value}" for key, value in (env or {}).items()]
+        prefix = ["timeout", str(seconds), *(["env", *settings] if settings else [])]
+        command = shlex.join([*prefix, *argv])
         try:
             result = self._host.run(command)
         except RuntimeError as exc:  # testinfra: ssh itself failed (exit status 255)
-            raise _classify(self.label, str(exc)) from None
+            raise ssh_failure(self.label, _stderr_of(exc), self._connect_seconds) from None
         except Exception as exc:  # paramiko, docker, winrm: each raises its own
             raise Unreachable(self.label, f"{type(exc).__name__}: {exc}"[:400]) from None
         if result.rc == TIMED_OUT:
-            raise NoAnswer(self.label, f"{argv[0]} did not finish within {seconds}s")
+            raise NoAnswer(self.label, f"{shorten(argv[0])} did not finish within {seconds}s")
         return Completed(int(result.rc), result.stdout_bytes, result.stderr_bytes)
 
 
@@ -112,22 +143,66 @@ def shell_for(name: str, host: Host, connect: timedelta) -> Shell:
         raise MeasurementError(
             f"{name} ({host.uri})", f"not a usable testinfra host: {exc}"
         ) from None
-    return RemoteShell(host.uri.split("?")[0], remote)
+    return RemoteShell(host.uri.split("?")[0], remote, seconds)
 
 
-def _classify(label: str, text: str) -> MeasurementError:
-    lowered = text.lower()
-    cause = _ssh_stderr(text)
-    if "permission denied" in lowered or "host key verification failed" in lowered:
-        return Rejected(label, f"ssh refused the login ({cause})")
-    if "timed out" in lowered or "timeout" in lowered:
-        return NoAnswer(label, f"ssh got no answer within the connect timeout ({cause})")
-    return Unreachable(label, f"ssh failed ({cause})")
+def _stderr_of(exc: RuntimeError) -> str:
+    """ssh's own words from testinfra's RuntimeError, which wraps the whole CommandResult."""
+    result = exc.args[0] if exc.args else None
+    raw = getattr(result, "stderr_bytes", None)
+    if isinstance(raw, bytes):
+        return raw.decode(errors="replace")
+    return str(result) if result is not None else ""
 
 
-def _ssh_stderr(text: str) -> str:
-    # testinfra's RuntimeError quotes the whole CommandResult; keep ssh's own words.
-    marker = "stderr="
-    if marker in text:
-        text = text.split(marker, 1)[1]
-    return " ".join(text.replace("\\r", " ").replace("\\n", " ").split())[:300]
+#: What ssh's words mean, in the order they are told apart (the first match wins).
+_SSH_CAUSES: tuple[tuple[re.Pattern[str], type[MeasurementError], str], ...] = tuple(
+    (re.compile(words, re.IGNORECASE), kind, summary)
+    for words, kind, summary in (
+        (
+            r"could not resolve hostname|name or service not known|"
+            r"temporary failure in name resolution|no address associated|nodename nor servname",
+            Unreachable,
+            "ssh could not resolve the host name",
+        ),
+        (
+            r"host key verification failed|remote host identification has changed|"
+            r"no \S+ host key is known|host key for .* has changed",
+            Rejected,
+            "ssh host key verification failed (unknown or changed host key)",
+        ),
+        (
+            r"permission denied|too many authentication failures|"
+            r"no supported authentication methods|authentication failed",
+            Rejected,
+            "ssh authentication failed (the server did not accept the key)",
+        ),
+        (
+            r"connection refused",
+            Unreachable,
+            "ssh connection refused (nothing listens on that port, or a firewall rejects it)",
+        ),
+        (r"timed out|timeout", NoAnswer, "ssh got no answer within the connect timeout"),
+        (
+            r"no route to host|network is unreachable|connection reset|"
+            r"connection closed by|broken pipe",
+            Unreachable,
+            "ssh could not reach the host",
+        ),
+    )
+)
+
+
+def ssh_failure(label: str, stderr: str, connect_seconds: int = 0) -> MeasurementError:
+    """What an ssh exit status 255 means, in plain words, with ssh's own line as the detail."""
+    lines = [ln.strip() for ln in stderr.replace("\r", "\n").splitlines()]
+    # "Warning: Permanently added ... to the list of known hosts" is noise, not the cause.
+    lines = [ln for ln in lines if ln and not ln.startswith("Warning: Permanently added")]
+    detail = shorten(" ".join(" ".join(lines).split()), 300) or "no message from ssh"
+    for pattern, kind, summary in _SSH_CAUSES:
+        if pattern.search(detail):
+            if kind is NoAnswer and connect_seconds:
+                summary += f" ({connect_seconds}s)"
+            return kind(label, f"{summary}: {detail}")
+    # ssh connected; the remote command itself exited with 255.
+    return MeasurementError(label, f"the remote command failed (exit status 255): {detail}")

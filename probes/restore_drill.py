@@ -1,4 +1,10 @@
-"""The active restore drill: restore a dump into a scratch database, validate it, always drop it."""
+"""The active restore drill: restore a dump into a scratch database, validate it, always drop it.
+
+Order of events, each one appended to the drill log (probes.drill_record) when it happened:
+preflight (the backup is readable, not encrypted, and pg_restore lists it: nothing is created
+otherwise), CREATE DATABASE, pg_restore, validation, DROP DATABASE, the restore's result. The
+first SIGINT/SIGTERM stops the work; no later one stops the drop or the log (SignalGuard).
+"""
 
 from __future__ import annotations
 
@@ -7,115 +13,65 @@ import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import psycopg
-from psycopg import sql
 
 from lms_opscheck.config.durations import format_duration
-from lms_opscheck.config.model import PostgresTarget, Timeouts
-from lms_opscheck.probes import drill_safety
-from lms_opscheck.probes.drill_log import format_drill_log
-from lms_opscheck.probes.drill_safety import SCRATCH_PREFIX, DrillRefused
-from lms_opscheck.probes.errors import MeasurementError, NoAnswer, Rejected
-from lms_opscheck.probes.postgres import connect
+from lms_opscheck.config.model import Timeouts
+from lms_opscheck.probes import archive, drill_safety
+from lms_opscheck.probes.drill_record import (
+    ERROR,
+    FAILED,
+    INTERRUPTED,
+    SUCCEEDED,
+    DrillRecorder,
+)
+from lms_opscheck.probes.drill_result import DrillRequest, DrillResult, drill_log_name
+from lms_opscheck.probes.drill_rows import Examination, RowRules
+from lms_opscheck.probes.drill_safety import SCRATCH_PREFIX, DrillRefused, SignalGuard
+from lms_opscheck.probes.drill_validation import Subject, examine
+from lms_opscheck.probes.errors import MeasurementError, Unreadable
+from lms_opscheck.probes.hosts import LocalShell, shorten
 from lms_opscheck.probes.redaction import redact
 
-__all__ = ["SCRATCH_PREFIX", "DrillRefused", "DrillRequest", "DrillResult", "run_restore_drill"]
+__all__ = [
+    "SCRATCH_PREFIX",
+    "DrillRefused",
+    "DrillRequest",
+    "DrillResult",
+    "RowRules",
+    "run_restore_drill",
+]
 
-_PUBLIC_TABLES = (
-    "SELECT count(*) FROM information_schema.tables "
-    "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
-)
-
-
-@dataclass(frozen=True)
-class DrillRequest:
-    """What to restore, where, and against which thresholds."""
-
-    server: PostgresTarget
-    backup: Path
-    log_dir: Path
-    min_tables: int
-    rto: timedelta
-    timeouts: Timeouts
-    pg_restore: str = "pg_restore"
-    key_tables: tuple[str, ...] = ()
-    expected_revision: str | None = None
-    #: The production database, read only, to compare row counts with; None: not compared.
-    source: PostgresTarget | None = None
-    tolerance: float = 0.05
-    allow_production_server: bool = False
-    #: The environment says ``production: true``: an undeclared source is not assumed safe.
-    production_environment: bool = False
-    scratch: str | None = None
-
-
-@dataclass(frozen=True)
-class RowCount:
-    table: str
-    restored: int | None  # None: the table is missing from the restore
-    source: int | None  # None: not compared
-
-    def within(self, tolerance: float) -> bool:
-        if self.restored is None or self.source is None:
-            return self.source is None
-        return abs(self.restored - self.source) <= tolerance * self.source
-
-
-@dataclass(frozen=True)
-class DrillResult:
-    """What one drill did and saw; ``dropped`` proves the scratch database is gone again."""
-
-    server: str
-    scratch: str
-    backup: Path
-    started_at: datetime
-    ended_at: datetime
-    restore_time: timedelta | None
-    restore_error: str | None
-    table_count: int | None
-    revision: str | None
-    has_alembic: bool
-    row_counts: tuple[RowCount, ...]
-    source_note: str | None  # why row counts were not compared: no source is configured
-    #: The configured source could not be measured (unreachable, credentials rejected).
-    source_error: MeasurementError | None
-    validation_failures: tuple[str, ...]
-    dropped: bool
-    log: Path
-
-    @property
-    def duration(self) -> timedelta:
-        return self.ended_at - self.started_at
-
-    @property
-    def error(self) -> str | None:
-        """The line the drill log quotes: the restore's failure, else the validation's."""
-        if self.restore_error:
-            return self.restore_error
-        if self.validation_failures:
-            return "Restore validation failed: " + "; ".join(self.validation_failures)
-        return None
-
-    def __str__(self) -> str:
-        return f"restore drill of {self.backup.name} into {self.scratch} on {self.server}"
+LIST_TIMEOUT = timedelta(seconds=60)
 
 
 @dataclass
 class _Seen:
+    """What the drill saw so far; frozen into a DrillResult at the end."""
+
+    size: int = 0
+    listing: archive.Listing | None = None
     restore_time: timedelta | None = None
     restore_error: str | None = None
-    table_count: int | None = None
-    revision: str | None = None
-    has_alembic: bool = False
-    row_counts: tuple[RowCount, ...] = ()
-    source_note: str | None = None
-    source_error: MeasurementError | None = None
+    error: MeasurementError | None = None  # could not restore or validate: not a verdict
+    interrupted: str | None = None
+    examination: Examination | None = None
+    phase: str = "creating the scratch database"
+
+    @property
+    def outcome(self) -> str:
+        """The ``restore:`` line of the drill log: the restore's own result."""
+        if self.interrupted:
+            return f"{INTERRUPTED}: {self.interrupted}"
+        if self.restore_error:
+            return f"{FAILED}: {self.restore_error}"
+        if self.error:
+            return f"{ERROR}: could not examine the restored copy: {self.error.problem}"
+        return SUCCEEDED
 
 
 def run_restore_drill(request: DrillRequest) -> DrillResult:
-    """Run the drill; DrillRefused before anything is created when the target is unsafe."""
+    """Run the drill; DrillRefused or a MeasurementError before anything is created when the
+    target is unsafe or the backup cannot be restored at all (unreadable, encrypted, no tool)."""
     started = datetime.now(UTC)
     scratch = request.scratch or f"{SCRATCH_PREFIX}{started:%Y%m%d_%H%M%S}"
     drill_safety.refuse_unsafe(
@@ -125,26 +81,32 @@ def run_restore_drill(request: DrillRequest) -> DrillResult:
         request.allow_production_server,
         request.production_environment,
     )
+    seen = _preflight(request)
     admin = _admin_timeouts(request.timeouts)
-    seen = _Seen()
-    dropped = False
-    interrupted: str | None = None
-    with drill_safety.terminate_as_interrupt():
-        # Refusals and an unreachable server propagate from here: nothing exists to clean up.
-        drill_safety.create_scratch(request.server, admin, scratch)
+    with SignalGuard() as guard:
         try:
-            _restore(request, scratch, seen)
-            if seen.restore_error is None:
-                _validate(request, scratch, admin, seen)
-        except (MeasurementError, psycopg.Error) as exc:
-            seen.restore_error = redact(f"Restore drill failed: {exc}")
+            # Refusals and an unreachable server propagate from here: nothing exists yet.
+            drill_safety.create_scratch(request.server, admin, scratch)
         except KeyboardInterrupt:
-            interrupted = "Restore drill failed: interrupted (Ctrl-C or SIGTERM)"
+            # The server may have created it just before the signal: never leave it behind.
+            guard.cleaning()
+            drill_safety.drop_scratch(request.server, admin, scratch)
             raise
+        recorder = DrillRecorder(request.log_dir / drill_log_name(started, request.log_timezone))
+        try:
+            try:
+                _record_start(recorder, request, scratch, started, seen)
+                _restore(request, scratch, seen, recorder)
+                if seen.restore_error is None and seen.error is None:
+                    _validate(request, scratch, admin, seen, recorder)
+            except KeyboardInterrupt:
+                seen.interrupted = f"{guard.interruption or 'interrupted'} while {seen.phase}"
+                raise
+            finally:
+                guard.cleaning()
         finally:
             dropped = drill_safety.drop_scratch(request.server, admin, scratch)
-            result = _result(request, scratch, started, seen, dropped, interrupted)
-            _write_log(request, result)
+            result = _finish(request, scratch, started, seen, dropped, recorder, guard)
     return result
 
 
@@ -154,7 +116,54 @@ def _admin_timeouts(timeouts: Timeouts) -> Timeouts:
     return Timeouts(connect=timeouts.connect, request=longer, deadline=longer)
 
 
-def _restore(request: DrillRequest, scratch: str, seen: _Seen) -> None:
+def _preflight(request: DrillRequest) -> _Seen:
+    """Read the backup's header and table of contents; raise when no restore could succeed."""
+    where = f"{request.backup} on local://"
+    try:
+        with request.backup.open("rb") as handle:
+            header = handle.read(archive.HEADER_BYTES)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as exc:
+        raise Unreadable(where, f"cannot read the backup: {exc.strerror or exc}") from None
+    kind = archive.sniff(header)
+    if kind in archive.ENCRYPTED:
+        raise MeasurementError(
+            where,
+            f"the backup is {archive.describe(kind)}; the active drill cannot decrypt backups, "
+            "so it cannot restore this one",
+        )
+    listing = archive.list_archive(
+        LocalShell(),
+        request.pg_restore,
+        str(request.backup),
+        LIST_TIMEOUT,
+        request.archive_timezone,
+    )
+    return _Seen(size=size, listing=listing)
+
+
+def _record_start(
+    recorder: DrillRecorder, request: DrillRequest, scratch: str, started: datetime, seen: _Seen
+) -> None:
+    listing = seen.listing
+    recorder.field("started_at", started)
+    recorder.field("backup", request.backup.name)
+    recorder.field("backup_path", request.backup)
+    if request.backup_location:
+        recorder.field("backup_location", request.backup_location)
+    recorder.field("backup_size_bytes", seen.size)
+    if listing is not None and listing.created_at is not None:
+        recorder.field("backup_created_at", listing.created_at.earliest)
+    if listing is not None and listing.dbname:
+        recorder.field("backup_database", listing.dbname)
+    if listing is not None and listing.ok:
+        recorder.field("dump_tables", listing.public_tables())
+    recorder.field("server", f"{request.server.host}:{request.server.port}")
+    recorder.field("scratch_database", scratch)
+    recorder.step(f"created database {scratch}")
+
+
+def _restore(request: DrillRequest, scratch: str, seen: _Seen, recorder: DrillRecorder) -> None:
     server = request.server
     argv = [
         request.pg_restore,
@@ -167,19 +176,34 @@ def _restore(request: DrillRequest, scratch: str, seen: _Seen) -> None:
         "PGSSLMODE": server.sslmode,
         "PGCONNECT_TIMEOUT": str(max(2, int(request.timeouts.connect.total_seconds() + 0.999))),
     }
+    where = f"{request.backup} on local://"
+    seen.phase = "restoring with pg_restore"
+    recorder.step(f"pg_restore started ({request.pg_restore})")
     began = time.perf_counter()
     try:
         subprocess.run(
             argv, check=True, capture_output=True, timeout=request.rto.total_seconds(), env=env
         )
-    except FileNotFoundError:
-        seen.restore_error = f"pg_restore failed: {request.pg_restore} not found"
     except subprocess.TimeoutExpired:
         rto = format_duration(request.rto)
         seen.restore_error = f"pg_restore failed: not finished within the RTO ({rto}); stopped"
     except subprocess.CalledProcessError as exc:
-        seen.restore_error = f"pg_restore failed: {_stderr_line(exc.stderr)}"
+        line = _stderr_line(exc.stderr)
+        if "could not open input file" in line:
+            seen.error = Unreadable(where, line)
+        else:
+            seen.restore_error = f"pg_restore failed: {line}"
+    except OSError as exc:  # the tool vanished since the preflight listing
+        seen.error = MeasurementError(
+            where, f"cannot run {shorten(request.pg_restore)}: {exc.strerror or exc}"
+        )
     seen.restore_time = timedelta(seconds=time.perf_counter() - began)
+    took = format_duration(seen.restore_time)
+    if seen.restore_error or seen.error:
+        why = seen.restore_error or (seen.error.problem if seen.error else "")
+        recorder.step(f"pg_restore stopped after {took}: {why}")
+    else:
+        recorder.step(f"pg_restore finished in {took}")
 
 
 def _stderr_line(stderr: bytes | None) -> str:
@@ -189,140 +213,77 @@ def _stderr_line(stderr: bytes | None) -> str:
     return redact(chosen)[:300]
 
 
-def _validate(request: DrillRequest, scratch: str, admin: Timeouts, seen: _Seen) -> None:
-    with connect(request.server, admin, dbname=scratch) as conn:
-        seen.table_count = _scalar(conn, _PUBLIC_TABLES)
-        seen.has_alembic = _exists(conn, "alembic_version")
-        if seen.has_alembic:
-            seen.revision = _revision(conn)
-        restored = {
-            table: _scalar(conn, _count(table)) if _exists(conn, table) else None
-            for table in request.key_tables
-        }
-    source = _source_counts(request, seen)
-    seen.row_counts = tuple(RowCount(t, n, source.get(t)) for t, n in restored.items())
-
-
-def _revision(conn: psycopg.Connection[tuple[object, ...]]) -> str | None:
+def _validate(
+    request: DrillRequest, scratch: str, admin: Timeouts, seen: _Seen, recorder: DrillRecorder
+) -> None:
+    listing = seen.listing
+    subject = Subject(
+        server=request.server,
+        scratch=scratch,
+        timeouts=admin,
+        key_tables=request.key_tables,
+        rules=request.rows,
+        min_tables=request.min_tables,
+        expected_revision=request.expected_revision,
+        source=request.source,
+        dumped_at=listing.created_at.earliest if listing and listing.created_at else None,
+        dump_tables=listing.public_tables() if listing and listing.ok else None,
+    )
+    seen.phase = "examining the restored copy"
     try:
-        row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
-    except psycopg.Error:  # not Alembic's table shape: no revision to report
-        return None
-    return str(row[0]) if row else None
-
-
-def _scalar(conn: psycopg.Connection[tuple[object, ...]], query: sql.Composable | str) -> int:
-    row = conn.execute(query).fetchone()  # type: ignore[arg-type]
-    return int(row[0]) if row else 0  # type: ignore[call-overload]
-
-
-def _exists(conn: psycopg.Connection[tuple[object, ...]], table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",)).fetchone()
-    return bool(row and row[0])
-
-
-def _count(table: str) -> sql.Composed:
-    return sql.SQL("SELECT count(*) FROM public.{}").format(sql.Identifier(table))
-
-
-def _source_counts(request: DrillRequest, seen: _Seen) -> dict[str, int]:
-    if request.source is None:
-        seen.source_note = "no source database configured"
-        return {}
-    counts: dict[str, int] = {}
-    try:
-        with connect(request.source, request.timeouts) as conn:
-            for table in request.key_tables:
-                if _exists(conn, table):
-                    counts[table] = _scalar(conn, _count(table))
+        exam = examine(subject)
     except MeasurementError as exc:
-        seen.source_error = exc
-        return {}
-    except psycopg.Error as exc:
-        seen.source_error = _source_error(request.source, exc)
-        return {}
-    return counts
+        seen.error = exc
+        recorder.step(f"could not examine the restored copy: {exc.problem}")
+        return
+    seen.examination = exam
+    recorder.field("tables", exam.table_count)
+    for name, passed, figures in exam.validations():
+        recorder.validation(name, passed, figures)
+    if not exam.compared:
+        why = exam.source_note or (exam.source_error.problem if exam.source_error else "")
+        recorder.step(f"row counts not compared with the source: {why}")
 
 
-def _source_error(source: PostgresTarget, exc: psycopg.Error) -> MeasurementError:
-    """A query on the source that failed after connecting: refused, timed out, or otherwise."""
-    what = f"counting key-table rows failed ({type(exc).__name__})"
-    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return Rejected(source.label, what)
-    if isinstance(exc, psycopg.errors.QueryCanceled):
-        return NoAnswer(source.label, what)
-    return MeasurementError(source.label, what)
-
-
-def _failures(request: DrillRequest, seen: _Seen) -> tuple[str, ...]:
-    """Why the restored copy is not fit, worded like the LMS script's validation errors."""
-    if seen.restore_error is not None or seen.table_count is None:
-        return ()
-    failures: list[str] = []
-    if seen.table_count < request.min_tables:
-        failures.append(f"expected at least {request.min_tables} tables, got {seen.table_count}")
-    if not seen.has_alembic:
-        failures.append("alembic_version is missing")
-    elif seen.revision is None:
-        failures.append("alembic_version holds no revision")
-    elif request.expected_revision and seen.revision != request.expected_revision:
-        failures.append(f"revision {seen.revision}, expected {request.expected_revision}")
-    missing = [c.table for c in seen.row_counts if c.restored is None]
-    empty = [c.table for c in seen.row_counts if c.restored == 0]
-    if missing:
-        failures.append(f"key tables missing: {', '.join(missing)}")
-    if empty:
-        failures.append(f"key tables empty: {', '.join(empty)}")
-    off = [c for c in seen.row_counts if not c.within(request.tolerance)]
-    if off:
-        pairs = ", ".join(f"{c.table} {c.restored} vs {c.source}" for c in off)
-        failures.append(
-            f"row counts differ from the source by more than {request.tolerance:.0%}: {pairs}"
-        )
-    return tuple(failures)
-
-
-def _result(
+def _finish(
     request: DrillRequest,
     scratch: str,
     started: datetime,
     seen: _Seen,
     dropped: bool,
-    interrupted: str | None,
+    recorder: DrillRecorder,
+    guard: SignalGuard,
 ) -> DrillResult:
+    server = f"{request.server.host}:{request.server.port}"
+    if dropped:
+        recorder.step(f"dropped database {scratch} (pg_database no longer lists it)")
+    else:
+        recorder.step(f"could not drop database {scratch} on {server}: drop it by hand")
+    if guard.deferred:
+        recorder.step(
+            f"{guard.deferred} further signal(s) arrived during the cleanup; they were held "
+            "until the drop and this log were complete"
+        )
+    ended = datetime.now(UTC)
+    recorder.field("restore", seen.outcome)
+    recorder.field("dropped", "yes" if dropped else "no")
+    recorder.field("ended_at", ended)
+    recorder.close()
     return DrillResult(
-        server=f"{request.server.host}:{request.server.port}",
+        request=request,
+        server=server,
         scratch=scratch,
-        backup=request.backup,
         started_at=started,
-        ended_at=datetime.now(UTC),
+        ended_at=ended,
+        size=seen.size,
+        listing=seen.listing,
         restore_time=seen.restore_time,
-        restore_error=interrupted or seen.restore_error,
-        table_count=seen.table_count,
-        revision=seen.revision,
-        has_alembic=seen.has_alembic,
-        row_counts=seen.row_counts,
-        source_note=seen.source_note,
-        source_error=seen.source_error,
-        validation_failures=_failures(request, seen),
+        restore_error=seen.restore_error,
+        error=seen.error,
+        interrupted=seen.interrupted,
+        examination=seen.examination,
         dropped=dropped,
-        log=request.log_dir / f"restore_drill_{started:%Y%m%d_%H%M%S}.log",
+        log=recorder.path,
+        log_error=recorder.error,
+        deferred_signals=guard.deferred,
     )
-
-
-def _write_log(request: DrillRequest, result: DrillResult) -> None:
-    request.log_dir.mkdir(parents=True, exist_ok=True)
-    text = format_drill_log(
-        started_at=result.started_at,
-        # The transcript's stamps are whole seconds: never report a drill shorter than it was.
-        ended_at=result.ended_at + timedelta(seconds=1),
-        drill_database=result.scratch,
-        source=request.source.label if request.source else result.server,
-        backup_file=str(result.backup),
-        table_count=result.table_count,
-        error=result.error,
-        log_file=str(result.log),
-    )
-    partial = result.log.with_suffix(".partial")
-    partial.write_text(redact(text), encoding="utf-8")
-    partial.replace(result.log)

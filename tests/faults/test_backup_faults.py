@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,13 @@ import pytest
 
 from lms_opscheck.sandbox import stack
 from lms_opscheck.sandbox.artifacts import backup_name, pg_dump
+from tests.support.backup_sets import (
+    age_archive_header,
+    gpg,
+    keep_mtime,
+    nightly_in_zone,
+    shifting_zone,
+)
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.sshd import MISSING, SSHD, running_sshd
 from tests.support.stacks import closed_port
@@ -24,13 +31,30 @@ CHECKS = "checks/test_backups.py"
 
 @pytest.fixture(scope="module")
 def dumps(shared_stack: stack.State, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Real archives from the private stack: the nightly set, a plain SQL dump, another database."""
+    """Real archives from the private stack: the nightly set, a plain SQL dump, another
+    database without the LMS schema, another database with it, and a schema-only dump."""
     root = tmp_path_factory.mktemp("dumps")
     server = shared_stack.postgres
     made = {"nightly": shared_stack.dir / "backups" / "db"}
-    for label, dbname, fmt in (("plain", "lms", "p"), ("otherdb", "postgres", "c")):
+    with server.connect() as conn:
+        conn.execute("CREATE DATABASE lms_staging")
+    restore = [server.tool("pg_restore"), "-h", "127.0.0.1", "-p", str(server.port)]
+    source = str(newest(made["nightly"]))
+    subprocess.run(
+        [*restore, "-U", "postgres", "-d", "lms_staging", "--no-owner", source],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PGPASSWORD": server.superuser_password},
+    )
+    for label, dbname, options in (
+        ("plain", "lms", ("-Fp",)),
+        ("otherdb", "postgres", ("-Fc",)),
+        ("staging", "lms_staging", ("-Fc",)),
+        ("schema_only", "lms", ("-Fc", "--schema-only")),
+    ):
         made[label] = root / f"{label}.dump"
-        pg_dump(server, dbname, made[label], f"-F{fmt}")
+        pg_dump(server, dbname, made[label], *options)
     return made
 
 
@@ -52,9 +76,10 @@ def config(directory: Path, pg_bin: str, **backups: Any) -> dict[str, Any]:
     return {"name": "selftest", "artifacts": {"backups": location}}
 
 
-def daily(tmp_path: Path, cfg: dict[str, Any]) -> SuiteRun:
+def daily(tmp_path: Path, cfg: dict[str, Any], env: dict[str, str] | None = None) -> SuiteRun:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     env_file = write_env(tmp_path / "env.yaml", cfg)
-    return run_suite("-m", "daily", f"--env={env_file}", CHECKS, out=tmp_path / "out")
+    return run_suite("-m", "daily", f"--env={env_file}", CHECKS, out=tmp_path / "out", env=env)
 
 
 def newest(directory: Path) -> Path:
@@ -177,15 +202,44 @@ def test_plain_sql_dump_fails_integrity(
     assert "text format dump" in result.message
 
 
-def test_dump_of_the_wrong_database_lacks_expected_tables(
+def test_dump_of_a_database_without_the_lms_schema_lacks_expected_tables(
     tmp_path: Path, backup_dir: Path, pg_bin: str, dumps: dict[str, Path]
 ) -> None:
     wrong = newest(backup_dir)
     shutil.copyfile(dumps["otherdb"], wrong)
-    result = daily(tmp_path, config(backup_dir, pg_bin)).only("test_newest_backup_is_a_restorable")
+    cfg = config(backup_dir, pg_bin, dbname="postgres")  # the name is right: the tables are not
+    result = daily(tmp_path, cfg).only("test_newest_backup_is_a_restorable")
     assert result.outcome == "failed"
     assert f"backup {wrong.name} (database 'postgres') lacks 8 of the 8 expected" in result.message
     assert "alembic_version, users, courses" in result.message
+
+
+def test_dump_of_another_database_with_the_lms_schema_fails_naming_both_databases(
+    tmp_path: Path, backup_dir: Path, pg_bin: str, dumps: dict[str, Path]
+) -> None:
+    wrong = newest(backup_dir)
+    shutil.copyfile(dumps["staging"], wrong)
+    result = daily(tmp_path, config(backup_dir, pg_bin)).only("test_newest_backup_is_a_restorable")
+    assert result.outcome == "failed"
+    assert f"backup {wrong.name} is a dump of database 'lms_staging'; expected 'lms'" in (
+        result.message
+    )
+    assert "artifacts.backups.dbname" in result.message
+    named = daily(tmp_path / "named", config(backup_dir, pg_bin, dbname="lms_staging"))
+    assert named.only("test_newest_backup_is_a_restorable").outcome == "passed", named.output
+
+
+def test_schema_only_dump_fails_for_carrying_no_rows(
+    tmp_path: Path, backup_dir: Path, pg_bin: str, dumps: dict[str, Path]
+) -> None:
+    empty = newest(backup_dir)
+    shutil.copyfile(dumps["schema_only"], empty)
+    result = daily(tmp_path, config(backup_dir, pg_bin)).only("test_newest_backup_is_a_restorable")
+    assert result.outcome == "failed"
+    assert f"backup {empty.name} carries no rows (no TABLE DATA entry) for 8 of the 8" in (
+        result.message
+    )
+    assert "it has 0 TABLE DATA entries in all (a schema-only dump)" in result.message
 
 
 def test_missing_day_fails_naming_the_window(tmp_path: Path, backup_dir: Path, pg_bin: str) -> None:
@@ -236,7 +290,9 @@ def test_unencrypted_dumps_fail_where_policy_requires_encryption(
         "test_backups_are_encrypted"
     )
     assert result.outcome == "failed"
-    assert "7 of the last 7 backup(s)" in result.message
+    assert "7 of the last 7 backup(s)" in result.message and "not recognisably encrypted" in (
+        result.message
+    )
     assert "a PostgreSQL custom-format archive (PGDMP)" in result.message
 
 
@@ -252,25 +308,88 @@ def test_encryption_required_with_no_backup_examined_fails_naming_the_location(
     assert "0 matching" in result.message and "at least 1 must be examined" in result.message
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is absent")
-def test_encrypted_dumps_pass_the_encryption_policy(
-    tmp_path: Path, backup_dir: Path, pg_bin: str
-) -> None:
-    for dump in backup_dir.glob("lms_*.dump"):
+def _openssl(source: Path, target: Path) -> None:
+    subprocess.run(
+        [
+            *("openssl", "enc", "-aes-256-cbc", "-pbkdf2", "-pass", "pass:selftest"),
+            *("-in", str(source), "-out", str(target)),
+        ],
+        check=True,
+        timeout=30,
+    )
+
+
+ENCRYPTIONS: dict[str, Callable[[Path, Path], None]] = {
+    "openssl": _openssl,
+    "gpg-symmetric": gpg,
+    "gpg-armored": lambda s, t: gpg(s, t, armor=True),
+    "gpg-public-key": lambda s, t: gpg(s, t, public_key=True),
+}
+
+
+def _rewrite_all(directory: Path, transform: Callable[[Path, Path], None]) -> None:
+    """Replace every backup by ``transform`` of it, keeping its name and mtime."""
+    for dump in directory.glob("lms_*.dump"):
         stat = dump.stat()
-        subprocess.run(
-            [
-                *("openssl", "enc", "-aes-256-cbc", "-pbkdf2", "-pass", "pass:selftest"),
-                *("-in", str(dump), "-out", str(dump) + ".enc"),
-            ],
-            check=True,
-            timeout=30,
-        )
-        os.replace(str(dump) + ".enc", dump)
-        os.utime(dump, (stat.st_mtime, stat.st_mtime))
+        transform(dump, dump.with_suffix(".new"))
+        os.replace(dump.with_suffix(".new"), dump)
+        keep_mtime(dump, stat.st_mtime)
+
+
+@pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("gpg")), reason="no openssl/gpg")
+@pytest.mark.parametrize("kind", list(ENCRYPTIONS))
+def test_encrypted_dumps_pass_the_encryption_policy(
+    tmp_path: Path, backup_dir: Path, pg_bin: str, kind: str
+) -> None:
+    for old in sorted(backup_dir.glob("lms_*.dump"))[:-7]:
+        old.unlink()  # the check reads the last 7; fewer files keep gpg's key generation short
+    _rewrite_all(backup_dir, ENCRYPTIONS[kind])
     run = daily(tmp_path, config(backup_dir, pg_bin, encrypted=True))
     assert run.only("test_backups_are_encrypted").outcome == "passed", run.output
     assert run.only("test_newest_backup_is_a_restorable").outcome == "skipped"
+    assert run.only("test_newest_backup_is_younger").outcome == "passed", run.output
+
+
+def _compress(tool: str) -> Callable[[Path, Path], None]:
+    def compress(source: Path, target: Path) -> None:
+        with source.open("rb") as raw, target.open("wb") as out:
+            subprocess.run([tool, "-c"], stdin=raw, stdout=out, check=True, timeout=60)
+
+    return compress
+
+
+NOT_ENCRYPTED: dict[str, tuple[Callable[[Path, Path], None], str]] = {
+    "xz": (_compress("xz"), "an xz stream, not encrypted"),
+    "zstd": (_compress("zstd"), "a zstd stream, not encrypted"),
+    "bzip2": (_compress("bzip2"), "a bzip2 stream, not encrypted"),
+    "random": (
+        lambda s, t: t.write_bytes(os.urandom(s.stat().st_size)),
+        "unrecognised bytes: no known dump, compression or encryption header",
+    ),
+    # A custom-format dump cut after 3 bytes (a full disk): "PGD" is no known header.
+    "truncated": (lambda s, t: t.write_bytes(s.read_bytes()[:3]), "unrecognised bytes"),
+}
+
+
+@pytest.mark.parametrize("kind", list(NOT_ENCRYPTED))
+def test_compressed_random_or_truncated_files_are_not_taken_for_encrypted(
+    tmp_path: Path, backup_dir: Path, pg_bin: str, dumps: dict[str, Path], kind: str
+) -> None:
+    transform, described = NOT_ENCRYPTED[kind]
+    if kind in ("xz", "zstd", "bzip2") and shutil.which(kind) is None:
+        pytest.skip(f"{kind} is absent")
+    if kind in ("xz", "zstd", "bzip2"):
+        for dump in backup_dir.glob("lms_*.dump"):  # plain SQL, as pg_dump | xz writes it
+            shutil.copyfile(dumps["plain"], dump)
+    _rewrite_all(backup_dir, transform)
+    result = daily(tmp_path, config(backup_dir, pg_bin, encrypted=True)).only(
+        "test_backups_are_encrypted"
+    )
+    assert result.outcome == "failed", result.message
+    assert "7 of the last 7 backup(s)" in result.message and "not recognisably encrypted" in (
+        result.message
+    )
+    assert f"{newest(backup_dir).name} is {described}" in result.message
 
 
 @pytest.fixture
@@ -324,3 +443,145 @@ def test_missing_directory_over_ssh_is_an_error(
     message = daily(tmp_path, cfg).only("test_newest_backup_is_younger").message
     assert f"(unreadable): {backup_dir / 'gone'} on {sshd.uri}: cannot list" in message
     assert "No such file or directory" in message
+
+
+# -- time zones: names in the backup host's local time -------------------------------------
+
+UTC_PLUS_2 = "Europe/Kaliningrad"  # UTC+2 all year
+
+
+def zoned(tmp_path: Path, shared_stack: stack.State, zone: str, **kwargs: Any) -> Path:
+    directory = tmp_path / "backups" / "db"
+    nightly_in_zone(shared_stack.postgres, directory, zone, **kwargs)
+    return directory
+
+
+def assert_green(run: SuiteRun) -> None:
+    __tracebackhide__ = True
+    assert run.exit_code == 0, run.output
+    assert_all_passed_but_encryption_not_applicable(run)
+
+
+def test_backup_host_in_utc_plus_2_passes_with_its_zone_and_bkp02_names_the_zone_without(
+    tmp_path: Path, shared_stack: stack.State, pg_bin: str
+) -> None:
+    # The LMS layout: names from Get-Date on a UTC+2 host, pg_dump in a UTC container.
+    directory = zoned(tmp_path, shared_stack, UTC_PLUS_2)
+    assert_green(daily(tmp_path / "zoned", config(directory, pg_bin, timezone=UTC_PLUS_2)))
+    run = daily(tmp_path / "utc", config(directory, pg_bin))
+    clock = run.only("test_backup_times_agree")
+    assert clock.outcome == "failed"
+    assert f"31 of 31 backup(s) in {directory} on local://" in clock.message
+    assert "(read as UTC local time)" in clock.message and "tolerance is 1h" in clock.message
+    assert "every name reads as local time UTC+2 (e.g. Europe/" in clock.message
+    assert "set artifacts.backups.timezone to the backup host's zone" in clock.message
+    assert "NTP" not in clock.message
+
+
+def test_backup_host_crossing_a_dst_change_passes(
+    tmp_path: Path, shared_stack: stack.State, pg_bin: str
+) -> None:
+    # A real TZif zone (zic) that left DST 10 days ago: the nightly backups span the change.
+    change = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=10)
+    zone_dir, zone = shifting_zone(tmp_path, change)
+    directory = zoned(tmp_path, shared_stack, zone, zone_dir=zone_dir)
+    environ = {"PYTHONTZPATH": f"{zone_dir}{os.pathsep}/usr/share/zoneinfo"}
+    run = daily(tmp_path / "dst", config(directory, pg_bin, timezone=zone), env=environ)
+    assert_green(run)
+    wrong = daily(tmp_path / "utc", config(directory, pg_bin), env=environ)
+    message = wrong.only("test_backup_times_agree").message
+    assert "every name reads as local time UTC+1/UTC+2" in message, message
+
+
+def test_clock_problem_is_not_blamed_on_the_zone(
+    tmp_path: Path, backup_dir: Path, pg_bin: str
+) -> None:
+    for days in (3, 11):
+        by_age(backup_dir, days).touch()  # rewritten today under an old name
+    message = daily(tmp_path, config(backup_dir, pg_bin)).only("test_backup_times_agree").message
+    assert "2 of 31 backup(s)" in message
+    assert "no time zone explains it: check the backup host's clock (NTP)" in message
+
+
+def test_pg_dump_in_the_hosts_zone_needs_archive_timezone(
+    tmp_path: Path, shared_stack: stack.State, pg_bin: str
+) -> None:
+    # pg_dump run natively on a UTC+2 host: its archive header holds UTC+2 local time too.
+    directory = zoned(tmp_path, shared_stack, UTC_PLUS_2, archive_zone=UTC_PLUS_2)
+    cfg = config(directory, pg_bin, timezone=UTC_PLUS_2)
+    run = daily(tmp_path / "utc-archive", cfg)
+    clock = run.only("test_backup_times_agree")
+    assert clock.outcome == "failed"
+    assert "archive header says it was created at " in clock.message
+    assert "(read as UTC), 2h from the time in its name; tolerance is 1h" in clock.message
+    assert "its header time reads as local time UTC+2" in clock.message
+    assert "set artifacts.backups.archive_timezone" in clock.message
+    cfg = config(directory, pg_bin, timezone=UTC_PLUS_2, archive_timezone=UTC_PLUS_2)
+    assert_green(daily(tmp_path / "both", cfg))
+
+
+def test_old_archive_under_a_fresh_name_fails_rpo_and_the_time_check(
+    tmp_path: Path, backup_dir: Path, pg_bin: str
+) -> None:
+    renamed = newest(backup_dir)
+    mtime = renamed.stat().st_mtime
+    age_archive_header(renamed, days=88)
+    keep_mtime(renamed, mtime)
+    run = daily(tmp_path, config(backup_dir, pg_bin))
+    rpo = run.only("test_newest_backup_is_younger")
+    assert rpo.outcome == "failed"
+    assert f"backup {renamed.name} is 88d" in rpo.message
+    assert "old by its archive header (created at " in rpo.message and "RPO is 1d" in rpo.message
+    clock = run.only("test_backup_times_agree")
+    assert clock.outcome == "failed"
+    assert f"backup {renamed.name}'s archive header says it was created at " in clock.message
+    assert "-88d" in clock.message and "no time zone explains it" in clock.message
+
+
+# -- checks that examined nothing must not pass --------------------------------------------
+
+
+@pytest.mark.parametrize("emptiness", ["empty_folder", "pattern_matches_nothing"])
+def test_nothing_to_examine_fails_every_backup_check(
+    tmp_path: Path, backup_dir: Path, pg_bin: str, emptiness: str
+) -> None:
+    extra: dict[str, Any] = {}
+    if emptiness == "empty_folder":
+        for dump in backup_dir.glob("*"):
+            dump.unlink()
+    else:
+        extra["pattern"] = r"lms_backup_(?P<stamp>\d{8}_\d{6})\.sql\.gz"
+    run = daily(tmp_path, config(backup_dir, pg_bin, **extra))
+    outcomes = {name: r.outcome for name, r in run.checks.items()}
+    assert outcomes.pop("test_backups_are_encrypted_where_policy_requires") == "skipped"
+    assert set(outcomes.values()) == {"failed"}, run.output
+    for prefix in ("test_backup_times_agree", "test_no_backup_is_kept_past"):
+        message = run.only(prefix).message
+        assert f"in {backup_dir} on local://: 0 backups examined, nothing to verify" in message
+
+
+# -- the catalogue ignores symbolic links; evidence stays small ------------------------------
+
+
+def test_a_link_named_like_a_fresh_backup_is_ignored(
+    tmp_path: Path, backup_dir: Path, pg_bin: str
+) -> None:
+    for _ in range(2):
+        newest(backup_dir).unlink()
+    real = newest(backup_dir)
+    link = backup_dir / backup_name(datetime.now(UTC) - timedelta(minutes=5))
+    os.symlink(real, link)
+    result = daily(tmp_path, config(backup_dir, pg_bin)).only("test_newest_backup_is_younger")
+    assert result.outcome == "failed", result.message
+    assert f"backup {real.name} is 2d" in result.message and link.name not in result.message
+
+
+def test_many_backups_past_retention_are_counted_not_listed(
+    tmp_path: Path, backup_dir: Path, pg_bin: str
+) -> None:
+    for days in range(40, 100):
+        place(backup_dir, newest(backup_dir), datetime.now(UTC) - timedelta(days=days))
+    result = daily(tmp_path, config(backup_dir, pg_bin)).only("test_no_backup_is_kept_past")
+    assert result.outcome == "failed"
+    evidence = result.properties["evidence.past_retention"]
+    assert evidence.startswith("{'count': 60, 'first': [") and evidence.count("lms_") == 5

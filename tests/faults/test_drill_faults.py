@@ -1,25 +1,37 @@
-"""The restore-drill checks fail, on real PostgreSQL and real pg_dump output, when they should."""
+"""The restore-drill checks fail, on real PostgreSQL and real pg_dump output, when they should.
+
+Drill logs come in two formats: the suite's own (written by real drills here) and the LMS
+script's PowerShell transcripts (tests.support.transcripts, shaped like the real ones).
+"""
 
 from __future__ import annotations
 
+import os
 import pickle
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from lms_opscheck.config.model import PostgresTarget, Timeouts
 from lms_opscheck.probes.drill_log import parse_drill_log
 from lms_opscheck.probes.drill_safety import DrillRefused, refuse_unsafe
+from lms_opscheck.probes.errors import MeasurementError, Unreadable
 from lms_opscheck.probes.restore_drill import DrillRequest, run_restore_drill
 from lms_opscheck.sandbox import stack
 from lms_opscheck.sandbox.artifacts import pg_dump, run_drill
+from tests.support.backup_sets import gpg
 from tests.support.runner import REPO, SuiteRun, run_suite, write_env
 from tests.support.stacks import closed_port, sandbox_config
+from tests.support.transcripts import transcript, windows
 
 CHECKS = "checks/test_restore_drill.py"
 FEW_TABLES = "Restore validation failed: expected at least 8 tables, got 3"
@@ -70,22 +82,23 @@ def dumps(shared_stack: stack.State, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def transcripts(
+def suite_logs(
     shared_stack: stack.State, dumps: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, bytes]:
-    """Transcripts of real drills: one that succeeded and one that failed validation."""
+    """The suite's own logs of real drills: one of the good dump, one of the 3-table dump."""
     made = {}
     for kind, dump in (("success", dumps["good"]), ("few", dumps["few"])):
         folder = tmp_path_factory.mktemp(kind)
         made[kind] = run_drill(shared_stack.postgres, dump, folder, 8).read_bytes()
     text = made["success"].decode()
-    made["half"] = text[: text.index("==> Running restore validation")].encode()
+    made["half"] = text[: text.index("step: pg_restore finished")].encode()
     return made
 
 
-def windows(raw: bytes) -> bytes:
-    """The same transcript as Windows PowerShell 5 writes it: UTF-16 LE, BOM, CRLF."""
-    return b"\xff\xfe" + raw.decode().replace("\n", "\r\n").encode("utf-16-le")
+def lms_transcript(age: timedelta, **kwargs: object) -> bytes:
+    """The LMS script's transcript of a drill that started ``age`` ago (host in UTC)."""
+    started = datetime.now(UTC) - age
+    return transcript(started, ended=started + timedelta(seconds=45), **kwargs).encode()  # type: ignore[arg-type]
 
 
 def weekly(
@@ -97,7 +110,8 @@ def weekly(
     now = datetime.now(UTC)
     for age, content in logs.items():
         (folder / f"restore_drill_{now - age:%Y%m%d_%H%M%S}.log").write_bytes(content)
-    config = sandbox_config(state, artifacts={"drill_logs": {"dir": str(folder)}}, **overrides)
+    artifacts = {"drill_logs": {"dir": str(folder), **overrides.pop("drill_logs", {})}}  # type: ignore[dict-item]
+    config = sandbox_config(state, artifacts=artifacts, **overrides)
     env_file = write_env(tmp_path / "env.yaml", config)
     return run_suite("-m", "weekly", f"--env={env_file}", CHECKS, out=tmp_path / "out")
 
@@ -116,7 +130,7 @@ def test_fresh_sandbox_passes_weekly_and_active_drill_leaving_no_scratch(
     env_file = write_env(tmp_path / "env.yaml", sandbox_config(shared_stack))
     run = run_suite("-m", "weekly or drill", f"--env={env_file}", CHECKS, out=tmp_path / "out")
     assert run.exit_code == 0, run.output
-    assert len(run.checks) == 12 and {r.outcome for r in run.checks.values()} == {"passed"}
+    assert len(run.checks) == 14 and {r.outcome for r in run.checks.values()} == {"passed"}
     assert scratch_databases(shared_stack) == []
     assert (
         "lms_restore_drill_"
@@ -126,10 +140,10 @@ def test_fresh_sandbox_passes_weekly_and_active_drill_leaving_no_scratch(
 
 @pytest.mark.parametrize("encode", [bytes, windows], ids=["utf8-lf", "utf16-crlf"])
 def test_failed_validation_transcript_fails_quoting_its_error_line(
-    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes], encode: object
+    tmp_path: Path, shared_stack: stack.State, encode: object
 ) -> None:
-    raw = encode(transcripts["few"])  # type: ignore[operator]
-    run = weekly(tmp_path, shared_stack, {DAY: raw})
+    text = transcript(datetime.now(UTC) - DAY, ended=datetime.now(UTC), error=FEW_TABLES)
+    run = weekly(tmp_path, shared_stack, {DAY: encode(text.encode() if encode is bytes else text)})  # type: ignore[operator]
     result = run.only("test_the_latest_restore_drill_completed")
     assert result.outcome == "failed"
     assert f"failed: '{FEW_TABLES}" in result.message and "restore_drill_" in result.message
@@ -138,35 +152,58 @@ def test_failed_validation_transcript_fails_quoting_its_error_line(
     assert run.only("test_a_restore_drill_ran_within").outcome == "passed"
 
 
-def test_successful_windows_transcript_passes(
-    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes]
+def test_suites_log_of_a_three_table_dump_fails_the_table_count_only(
+    tmp_path: Path, shared_stack: stack.State, suite_logs: dict[str, bytes]
 ) -> None:
-    run = weekly(tmp_path, shared_stack, {DAY: windows(transcripts["success"])})
-    for prefix in (
-        "test_the_latest_restore_drill",
-        "test_the_latest_drill_restored",
-        "test_the_latest_drill_finished",
-        "test_a_restore_drill_ran",
-    ):
-        assert run.only(prefix).outcome == "passed", run.output
+    run = weekly(tmp_path, shared_stack, {DAY: suite_logs["few"]})
+    tables = run.only("test_the_latest_drill_restored_at_least")
+    assert tables.outcome == "failed" and "saw 3 tables; minimum is 8" in tables.message
+    # pg_restore itself succeeded: the log says so, and DRL-02 does not repeat DRL-03.
+    assert run.only("test_the_latest_restore_drill_completed").outcome == "passed"
 
 
-def test_transcript_stopped_half_way_fails_naming_the_last_step(
-    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes]
+@pytest.mark.parametrize("kind", ["lms-transcript", "suite-log"])
+def test_successful_drill_logs_pass(
+    tmp_path: Path, shared_stack: stack.State, suite_logs: dict[str, bytes], kind: str
 ) -> None:
-    run = weekly(tmp_path, shared_stack, {DAY: windows(transcripts["half"])})
+    raw = (
+        windows(lms_transcript(DAY).decode()) if kind == "lms-transcript" else suite_logs["success"]
+    )
+    run = weekly(tmp_path, shared_stack, {DAY: raw})
+    assert_green_but_retention(run)
+
+
+def assert_green_but_retention(run: SuiteRun) -> None:
+    """Every weekly drill check passes; a single log cannot cover the 90-day retention."""
+    __tracebackhide__ = True
+    retention = run.only("test_drill_logs_are_kept")
+    assert retention.outcome == "failed" and "(1 kept)" in retention.message, run.output
+    others = {n: r.outcome for n, r in run.checks.items() if not n.startswith("test_drill_logs")}
+    assert set(others.values()) == {"passed"} and len(others) == 5, run.output
+
+
+@pytest.mark.parametrize("kind", ["lms-transcript", "suite-log"])
+def test_drill_log_stopped_half_way_fails_naming_the_last_step(
+    tmp_path: Path, shared_stack: stack.State, suite_logs: dict[str, bytes], kind: str
+) -> None:
+    if kind == "lms-transcript":
+        full = lms_transcript(DAY).decode()
+        raw = windows(full[: full.index("==> Running restore validation")])
+        step = "Restoring backup into drill database"
+    else:
+        raw, step = suite_logs["half"], "pg_restore started ("
+    run = weekly(tmp_path, shared_stack, {DAY: raw})
     result = run.only("test_the_latest_restore_drill_completed")
     assert result.outcome == "failed"
-    assert "stops after step 'Restoring backup into drill database'" in result.message
-    assert "(truncated)" in result.message
+    assert f"stops after step '{step}" in result.message and "(truncated)" in result.message
     duration = run.only("test_the_latest_drill_finished_within_the_rto")
     assert duration.outcome == "failed" and "has no start and end time" in duration.message
 
 
 def test_stale_drill_log_fails_with_its_age_and_the_interval(
-    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes]
+    tmp_path: Path, shared_stack: stack.State
 ) -> None:
-    run = weekly(tmp_path, shared_stack, {10 * DAY: transcripts["success"]})
+    run = weekly(tmp_path, shared_stack, {10 * DAY: lms_transcript(10 * DAY)})
     result = run.only("test_a_restore_drill_ran_within")
     assert result.outcome == "failed"
     assert "old) in " in result.message and "10d" in result.message
@@ -174,26 +211,83 @@ def test_stale_drill_log_fails_with_its_age_and_the_interval(
 
 
 def test_drill_over_the_rto_fails_with_duration_and_rto(
-    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes]
+    tmp_path: Path, shared_stack: stack.State
 ) -> None:
-    run = weekly(tmp_path, shared_stack, {DAY: transcripts["success"]}, policy={"rto": "500ms"})
+    run = weekly(tmp_path, shared_stack, {DAY: lms_transcript(DAY)}, policy={"rto": "30s"})
     result = run.only("test_the_latest_drill_finished_within_the_rto")
     assert result.outcome == "failed"
-    assert " took 1s; RTO is 500ms" in result.message or " took 2s; RTO is 500ms" in result.message
+    assert " took 45s; RTO is 30s" in result.message
 
 
 def test_drill_logs_kept_too_briefly_fail_retention(
-    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes]
+    tmp_path: Path, shared_stack: stack.State
 ) -> None:
-    logs = {d * DAY: transcripts["success"] for d in (1, 8, 15)}
+    logs = {d * DAY: lms_transcript(d * DAY) for d in (1, 8, 15)}
     result = weekly(tmp_path, shared_stack, logs).only("test_drill_logs_are_kept")
     assert result.outcome == "failed"
     assert "is 15d old (3 kept); retention is 90d, so one at least 82d old" in result.message
 
 
-def test_empty_drill_log_folder_fails_freshness(tmp_path: Path, shared_stack: stack.State) -> None:
-    result = weekly(tmp_path, shared_stack, {}).only("test_a_restore_drill_ran_within")
-    assert result.outcome == "failed" and "no restore-drill log in" in result.message
+def test_empty_drill_log_folder_fails_freshness_and_retention_even_when_short(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    # A 5-day retention makes the age floor 0: an empty folder must still not pass.
+    run = weekly(tmp_path, shared_stack, {}, policy={"drill_log_retention": "5d"})
+    assert "no restore-drill log in" in run.only("test_a_restore_drill_ran_within").message
+    kept = run.only("test_drill_logs_are_kept")
+    assert kept.outcome == "failed"
+    assert "no drill log in " in kept.message and "(0 examined); retention is 5d" in kept.message
+
+
+@pytest.mark.parametrize("kind", ["lms-transcript", "suite-log"])
+def test_a_drill_that_restored_last_years_backup_fails(
+    tmp_path: Path, shared_stack: stack.State, dumps: dict[str, Path], kind: str
+) -> None:
+    old = f"lms_{datetime.now(UTC) - timedelta(days=365):%Y%m%d}_020000.dump"
+    if kind == "lms-transcript":
+        raw = lms_transcript(DAY, backup=f"C:\\lms\\backups\\db\\{old}")
+    else:
+        copy = tmp_path / "old" / old
+        copy.parent.mkdir()
+        copy.write_bytes(dumps["good"].read_bytes())
+        raw = run_drill(shared_stack.postgres, copy, tmp_path / "old_logs", 8).read_bytes()
+    run = weekly(tmp_path, shared_stack, {DAY: raw})
+    result = run.only("test_the_latest_drill_restored_a_current")
+    assert result.outcome == "failed", run.output
+    assert f"restored {old}, 36" in result.message  # 364d or 365d older than the newest backup
+    assert "older than the newest backup at drill time, lms_" in result.message
+    assert "at most the RPO (1d) is allowed" in result.message
+    assert run.only("test_the_latest_restore_drill_completed").outcome == "passed"
+
+
+def test_drill_logs_from_a_utc_plus_2_host_pass_with_the_zone_configured(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    zone = ZoneInfo("Europe/Kaliningrad")
+    started = datetime.now(zone) - DAY
+    folder_name = f"restore_drill_{started:%Y%m%d_%H%M%S}.log"
+    text = transcript(started, ended=started + timedelta(seconds=45))
+    run = weekly_named(tmp_path, shared_stack, {folder_name: text.encode()}, "Europe/Kaliningrad")
+    assert_green_but_retention(run)
+    started = datetime.now(zone)  # a drill that just ran, read as UTC: 2h in the future
+    name = f"restore_drill_{started:%Y%m%d_%H%M%S}.log"
+    text = transcript(started, ended=started + timedelta(seconds=45))
+    wrong = weekly_named(tmp_path / "utc", shared_stack, {name: text.encode()}, "UTC")
+    message = wrong.only("test_a_restore_drill_ran_within").message
+    assert "dated in the future" in message
+    assert "their names read as local time UTC+2 (e.g. Europe/" in message
+    assert "set artifacts.drill_logs.timezone" in message
+
+
+def weekly_named(tmp_path: Path, state: stack.State, logs: dict[str, bytes], zone: str) -> SuiteRun:
+    folder = tmp_path / "drill_logs"
+    folder.mkdir(parents=True)
+    for name, content in logs.items():
+        (folder / name).write_bytes(content)
+    drill_logs = {"dir": str(folder), "timezone": zone}
+    config = sandbox_config(state, artifacts={"drill_logs": drill_logs})
+    env_file = write_env(tmp_path / "env.yaml", config)
+    return run_suite("-m", "weekly", f"--env={env_file}", CHECKS, out=tmp_path / "out")
 
 
 @pytest.mark.parametrize(
@@ -293,24 +387,52 @@ def _request(state: stack.State, backup: Path, logs: Path, **kwargs: object) -> 
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupted_drill_still_drops_its_scratch_database(
-    tmp_path: Path, shared_stack: stack.State, dumps: dict[str, Path], signum: int
-) -> None:
-    slow = tmp_path / "slow_pg_restore"
-    slow.write_text(f'#!/bin/sh\nsleep 30\nexec {shared_stack.postgres.tool("pg_restore")} "$@"\n')
-    slow.chmod(0o755)
-    request = _request(shared_stack, dumps["good"], tmp_path, pg_restore=str(slow))
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Drill processes a test starts; killed at the end even when the test fails early."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for child in started:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+
+def start_drill(tmp_path: Path, request: DrillRequest) -> subprocess.Popen[bytes]:
+    """run_restore_drill in a process of its own, so that the test can signal it."""
     (tmp_path / "request.pickle").write_bytes(pickle.dumps(request))
     script = (
         "import pathlib, pickle, sys; from probes.restore_drill import run_restore_drill; "
         "run_restore_drill(pickle.loads(pathlib.Path(sys.argv[1]).read_bytes()))"
     )
-    child = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", script, str(tmp_path / "request.pickle")],
         cwd=REPO,
         stderr=subprocess.PIPE,
     )
+
+
+def slow_pg_restore(tmp_path: Path, state: stack.State) -> Path:
+    """pg_restore that lists at once but restores only after 30 s: time to send signals."""
+    slow = tmp_path / "slow_pg_restore"
+    real = state.postgres.tool("pg_restore")
+    slow.write_text(f'#!/bin/sh\n[ "$1" = --list ] || sleep 30\nexec {real} "$@"\n')
+    slow.chmod(0o755)
+    return slow
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_drill_still_drops_its_scratch_database(
+    tmp_path: Path,
+    shared_stack: stack.State,
+    dumps: dict[str, Path],
+    signum: int,
+    children: list[subprocess.Popen[bytes]],
+) -> None:
+    slow = slow_pg_restore(tmp_path, shared_stack)
+    request = _request(shared_stack, dumps["good"], tmp_path, pg_restore=str(slow))
+    child = start_drill(tmp_path, request)
+    children.append(child)
     deadline = time.monotonic() + 20
     while not scratch_databases(shared_stack) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -320,13 +442,19 @@ def test_interrupted_drill_still_drops_its_scratch_database(
     assert child.returncode != 0 and b"KeyboardInterrupt" in stderr
     assert scratch_databases(shared_stack) == []
     (log,) = tmp_path.glob("restore_drill_*.log")
-    assert "interrupted" in (parse_drill_log(log.read_bytes()).error or "")
+    logged = parse_drill_log(log.read_bytes())
+    assert logged.interrupted and not logged.succeeded and logged.complete
+    name = signal.Signals(signum).name
+    assert logged.error == f"{name} received while restoring with pg_restore"
 
 
 def test_future_dated_drill_log_fails_freshness_and_never_counts_as_newest(
-    tmp_path: Path, shared_stack: stack.State, transcripts: dict[str, bytes]
+    tmp_path: Path, shared_stack: stack.State
 ) -> None:
-    logs = {-3 * DAY: transcripts["success"], 10 * DAY: transcripts["few"]}
+    logs = {
+        -3 * DAY: lms_transcript(-3 * DAY),
+        10 * DAY: lms_transcript(10 * DAY, error=FEW_TABLES),
+    }
     run = weekly(tmp_path, shared_stack, logs)
     result = run.only("test_a_restore_drill_ran_within")
     assert result.outcome == "failed"
@@ -351,7 +479,7 @@ def test_unmeasurable_source_is_an_error_of_the_row_count_comparison(
         shared_stack, targets={"postgres": source}, artifacts={"drill_logs": {"dir": str(logs)}}
     )
     run = drill(tmp_path, config)
-    result = run.only("test_restored_row_counts_match_the_source")
+    result = run.only("test_restored_rows_match_the_source")
     assert result.outcome == "error", run.output
     kind = "rejected" if breakage == "wrong_password" else "unreachable"
     assert f"could not measure ({kind}): " in result.message
@@ -370,6 +498,251 @@ def test_no_source_configured_skips_the_row_count_comparison(
         artifacts={"drill_logs": {"dir": str(tmp_path / "drill_logs")}},
     )
     run = drill(tmp_path, config)
-    result = run.only("test_restored_row_counts_match_the_source")
+    result = run.only("test_restored_rows_match_the_source")
     assert result.outcome == "skipped", run.output
     assert "row counts not compared: no source database configured" in result.message
+
+
+# -- judged on what the dump holds, against the source as of the dump -----------------------
+
+
+@pytest.fixture
+def own_source(shared_stack: stack.State, dumps: dict[str, Path]) -> Iterator[str]:
+    """A source database of this test's own, restored from the stack's newest backup."""
+    name = f"lms_source_{os.getpid()}_{time.monotonic_ns()}"
+    restore_into(shared_stack, name, dumps["good"])
+    try:
+        yield name
+    finally:
+        with shared_stack.postgres.connect() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def restore_into(state: stack.State, dbname: str, dump: Path) -> None:
+    server = state.postgres
+    with server.connect() as conn:
+        conn.execute(f"CREATE DATABASE {dbname}")
+    subprocess.run(
+        [
+            *(server.tool("pg_restore"), "-h", "127.0.0.1", "-p", str(server.port)),
+            *("-U", "postgres", "-d", dbname, "--no-owner", str(dump)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PGPASSWORD": server.superuser_password},
+    )
+
+
+def drill_against(
+    tmp_path: Path, state: stack.State, source: str, backups: Path | None = None
+) -> SuiteRun:
+    """The active drill of the stack's backups (or ``backups``), compared with ``source``."""
+    target = {
+        "dbname": source,
+        "user": "postgres",
+        "password": state.pg_superuser_password,
+    }
+    artifacts: dict[str, object] = {"drill_logs": {"dir": str(tmp_path / "drill_logs")}}
+    if backups is not None:
+        artifacts["backups"] = {"dir": str(backups)}
+    return drill(tmp_path, sandbox_config(state, targets={"postgres": target}, artifacts=artifacts))
+
+
+def the_log(tmp_path: Path) -> str:
+    (log,) = (tmp_path / "drill_logs").glob("restore_drill_*.log")
+    return log.read_text()
+
+
+def test_rows_added_after_the_dump_pass_and_are_reported_as_growth(
+    tmp_path: Path, shared_stack: stack.State, own_source: str
+) -> None:
+    with shared_stack.postgres.connect(own_source) as conn:
+        conn.execute(
+            "INSERT INTO users (email, full_name) SELECT 'new' || i || '@lms.example', 'New' "
+            "FROM generate_series(1, 3) AS i"
+        )
+        conn.execute("INSERT INTO payments (user_id, amount_cents) VALUES (6, 100), (7, 100)")
+    run = drill_against(tmp_path, shared_stack, own_source)
+    assert run.exit_code == 0, run.output
+    rows = run.only("test_restored_rows_match_the_source")
+    assert rows.outcome == "passed", run.output
+    assert "users 200 restored, 203 in the source now" in rows.properties["evidence.rows"]
+    drift = run.only("test_live_database_kept_the_rows")
+    assert drift.outcome == "passed"
+    assert "'users': 3" in drift.properties["evidence.added_since_the_dump"]
+    assert "'payments': 2" in drift.properties["evidence.added_since_the_dump"]
+    log = the_log(tmp_path)
+    assert "validation: rows_as_of_the_dump: passed: " in log
+    assert "validation: drift_since_the_dump: passed: added users +3, payments +2" in log
+    assert "restore: succeeded" in log
+
+
+def test_a_restore_missing_rows_fails_and_stays_a_medium_finding(
+    tmp_path: Path, shared_stack: stack.State, own_source: str, dumps: dict[str, Path]
+) -> None:
+    partial = f"{own_source}_partial"
+    restore_into(shared_stack, partial, dumps["good"])
+    try:
+        with shared_stack.postgres.connect(partial) as conn:
+            conn.execute("DELETE FROM payments WHERE id <= 40")  # the 40 oldest payments
+        backups = tmp_path / "backups"
+        backups.mkdir()
+        pg_dump(
+            shared_stack.postgres, partial, backups / f"lms_{datetime.now(UTC):%Y%m%d_%H%M%S}.dump"
+        )
+    finally:
+        with shared_stack.postgres.connect() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {partial} WITH (FORCE)")
+    run = drill_against(tmp_path, shared_stack, own_source, backups)
+    rows = run.only("test_restored_rows_match_the_source")
+    assert rows.outcome == "failed", run.output
+    assert "lacks rows the source held at the dump: payments: 40 of the source's 299 rows " in (
+        rows.message
+    )
+    assert "created before the dump are not in the restore" in rows.message
+    assert "tolerance 5%" in rows.message and "lms_restore_drill_" in rows.message
+    assert run.only("test_newest_backup_restores").outcome == "passed"
+    log = the_log(tmp_path)
+    assert "validation: rows_as_of_the_dump: failed: " in log and "restore: succeeded" in log
+    # Next week's review reads a successful restore: the medium finding is not escalated.
+    review = weekly(tmp_path / "review", shared_stack, {DAY: log.encode()})
+    assert review.only("test_the_latest_restore_drill_completed").outcome == "passed"
+
+
+def test_rows_deleted_from_the_source_since_the_dump_are_drift_not_a_bad_restore(
+    tmp_path: Path, shared_stack: stack.State, own_source: str
+) -> None:
+    with shared_stack.postgres.connect(own_source) as conn:
+        conn.execute("DELETE FROM payments WHERE id <= 30")
+    run = drill_against(tmp_path, shared_stack, own_source)
+    assert run.only("test_restored_rows_match_the_source").outcome == "passed", run.output
+    drift = run.only("test_live_database_kept_the_rows")
+    assert drift.outcome == "failed"
+    assert drift.properties["severity"] == "low"
+    assert "the live database no longer has rows the dump holds: payments -30 (" in drift.message
+    assert "tolerance 5%" in drift.message
+
+
+# -- honest, complete, bounded: the drill's own log and its cleanup --------------------------
+
+
+def test_two_sigterms_during_cleanup_still_drop_the_scratch_and_write_the_log(
+    tmp_path: Path,
+    shared_stack: stack.State,
+    dumps: dict[str, Path],
+    children: list[subprocess.Popen[bytes]],
+) -> None:
+    slow = slow_pg_restore(tmp_path, shared_stack)
+    request = _request(shared_stack, dumps["good"], tmp_path, pg_restore=str(slow))
+    child = start_drill(tmp_path, request)
+    children.append(child)
+    deadline = time.monotonic() + 20
+    while not scratch_databases(shared_stack) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (scratch,) = scratch_databases(shared_stack)
+    # Hold a lock on the scratch database so that the drill's DROP waits: the second SIGTERM
+    # then arrives while the cleanup is certainly running, as when a slow drop meets a
+    # supervisor that lost patience.
+    with shared_stack.postgres.connect() as holder:
+        holder.autocommit = False
+        holder.execute(f"COMMENT ON DATABASE {scratch} IS 'held by the self-test'")
+        child.send_signal(signal.SIGTERM)
+        assert _waits_to_drop(shared_stack, scratch), "the drill never started its DROP DATABASE"
+        for _ in range(2):
+            child.send_signal(signal.SIGTERM)
+            time.sleep(0.1)
+        assert child.poll() is None, "a SIGTERM during the cleanup stopped the drill"
+        holder.rollback()  # release the lock: the DROP goes on
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode != 0, stderr
+    assert scratch_databases(shared_stack) == []
+    (log,) = tmp_path.glob("restore_drill_*.log")
+    text = log.read_text()
+    logged = parse_drill_log(text)
+    assert logged.complete and logged.interrupted
+    assert logged.error == "SIGTERM received while restoring with pg_restore"
+    # CPython runs a handler once for signals that arrive together: "at least one" was held.
+    held = r"step: [12] further signal\(s\) arrived during the cleanup; they were held"
+    assert re.search(held, text), text
+    assert f"step: dropped database {scratch}" in text
+
+
+def _waits_to_drop(state: stack.State, scratch: str) -> bool:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with state.postgres.connect() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND wait_event_type = "
+                "'Lock'",
+                (f"DROP DATABASE IF EXISTS %{scratch}%",),
+            ).fetchone()
+        if row and row[0]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("breakage", ["missing", "directory"])
+def test_unreadable_backup_is_an_error_and_creates_nothing(
+    tmp_path: Path, shared_stack: stack.State, breakage: str
+) -> None:
+    backup = tmp_path / "lms_20261128_020000.dump"
+    if breakage == "directory":
+        backup.mkdir()
+    request = _request(shared_stack, backup, tmp_path / "logs")
+    with pytest.raises(Unreadable, match=f"{backup} on local://: cannot read the backup: "):
+        run_restore_drill(request)
+    assert scratch_databases(shared_stack) == [] and not (tmp_path / "logs").exists()
+
+
+def test_pg_restore_path_too_long_for_the_os_is_one_line_and_creates_nothing(
+    tmp_path: Path, shared_stack: stack.State, dumps: dict[str, Path]
+) -> None:
+    long = "/opt/" + "p" * 300 + "/pg_restore"
+    request = _request(shared_stack, dumps["good"], tmp_path / "logs", pg_restore=long)
+    with pytest.raises(MeasurementError) as raised:
+        run_restore_drill(request)
+    assert "cannot run /opt/ppp" in str(raised.value) and "File name too long" in str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert scratch_databases(shared_stack) == [] and not (tmp_path / "logs").exists()
+
+
+@pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is absent")
+def test_encrypted_newest_backup_is_an_error_of_the_drill_not_a_failed_restore(
+    tmp_path: Path, shared_stack: stack.State, dumps: dict[str, Path]
+) -> None:
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    gpg(dumps["good"], backups / f"lms_{datetime.now(UTC):%Y%m%d_%H%M%S}.dump")
+    artifacts = {"backups": {"dir": str(backups)}, "drill_logs": {"dir": str(tmp_path / "logs")}}
+    run = drill(tmp_path, sandbox_config(shared_stack, artifacts=artifacts))
+    assert {r.outcome for r in run.checks.values()} == {"error"}, run.output
+    message = run.only("test_newest_backup_restores").message
+    assert "an OpenPGP (gpg) encrypted message; the active drill cannot decrypt" in message
+    assert scratch_databases(shared_stack) == []
+
+
+def test_drill_and_catalogue_both_ignore_a_link_named_like_a_newer_backup(
+    tmp_path: Path, shared_stack: stack.State, dumps: dict[str, Path]
+) -> None:
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    real = backups / f"lms_{datetime.now(UTC) - timedelta(hours=1):%Y%m%d_%H%M%S}.dump"
+    shutil.copyfile(dumps["good"], real)
+    link = backups / f"lms_{datetime.now(UTC):%Y%m%d_%H%M%S}.dump"
+    os.symlink(dumps["plain"], link)
+    artifacts = {"backups": {"dir": str(backups)}, "drill_logs": {"dir": str(tmp_path / "logs")}}
+    env_file = write_env(tmp_path / "env.yaml", sandbox_config(shared_stack, artifacts=artifacts))
+    run = run_suite(
+        "-m",
+        "drill or daily",
+        f"--env={env_file}",
+        CHECKS,
+        "checks/test_backups.py",
+        out=tmp_path / "out",
+    )
+    restored = run.only("test_newest_backup_restores")
+    assert restored.outcome == "passed", run.output
+    assert real.name in restored.properties["evidence.backup"]
+    assert real.name in run.only("test_newest_backup_is_younger").properties["evidence.newest"]

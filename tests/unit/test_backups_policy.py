@@ -13,6 +13,7 @@ from lms_opscheck.probes import archive
 from lms_opscheck.probes.backups import (
     Backup,
     Catalogue,
+    capped,
     catalogue,
     clock_disagreements,
     daily_gaps,
@@ -24,21 +25,26 @@ from lms_opscheck.probes.backups import (
 )
 from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.hosts import LocalShell
+from lms_opscheck.probes.wallclock import Reading
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 PATTERN = BackupLocation(dir="/x").pattern
+
+
+def backup(name: str, size: int, at: datetime, mtime: datetime) -> Backup:
+    return Backup(name, size, at.replace(tzinfo=None), Reading(at, at), mtime)
 
 
 def nightly(days: int, size: int = 50_000, hour: int = 2) -> list[Backup]:
     out = []
     for day in range(days):
         at = (NOW - timedelta(days=day)).replace(hour=hour, minute=0)
-        out.append(Backup(f"lms_{at:%Y%m%d_%H%M%S}.dump", size, at, at))
+        out.append(backup(f"lms_{at:%Y%m%d_%H%M%S}.dump", size, at, at))
     return sorted(out, key=lambda b: b.taken_at)
 
 
 def cat(backups: list[Backup]) -> Catalogue:
-    return Catalogue("/b", "local://", PATTERN, tuple(backups), NOW)
+    return Catalogue("/b", "local://", PATTERN, "UTC", tuple(backups), NOW)
 
 
 def test_names_give_the_time_and_non_matching_files_are_ignored() -> None:
@@ -56,7 +62,7 @@ def test_names_give_the_time_and_non_matching_files_are_ignored() -> None:
 
 
 def test_latest_skips_future_dated_and_reports_them() -> None:
-    ahead = Backup("lms_20261201_020000.dump", 9, NOW + timedelta(days=3), NOW)
+    ahead = backup("lms_20261201_020000.dump", 9, NOW + timedelta(days=3), NOW)
     c = cat([*nightly(3), ahead])
     latest = c.latest(timedelta(hours=1))
     assert latest is not None and latest.taken_at.day == 28
@@ -66,7 +72,7 @@ def test_latest_skips_future_dated_and_reports_them() -> None:
 
 def test_size_compares_with_the_trailing_median_of_previous_backups() -> None:
     backups = nightly(8)
-    small = Backup(backups[-1].name, 20_000, backups[-1].taken_at, backups[-1].mtime)
+    small = backup(backups[-1].name, 20_000, backups[-1].taken_at, backups[-1].mtime)
     c = cat([*backups[:-1], small])
     verdict = size_verdict(c, small, window=7, min_bytes=1024, ratio=0.5)
     assert verdict.median == 50_000 and verdict.compared == 7
@@ -92,19 +98,42 @@ def test_retention_both_ways() -> None:
     assert oldest_age(cat([])) is None
 
 
+GPG_SYMMETRIC = bytes.fromhex("8c0d04090302ed4f20a4a8cd6c4affd24001aaa8b6240fda")
+GPG_PUBLIC_KEY = bytes.fromhex("85018c0325b9516e3288b6a4010bfd1b1f27a16b3ef4259f")
+
+
 @pytest.mark.parametrize(
     ("header", "kind"),
     [
         (b"PGDMP\x01\x0f\x00", "custom"),
         (b"--\n-- PostgreSQL database dump", "plain"),
         (b"\x1f\x8b\x08\x00", "gzip"),
+        (b"\xfd7zXZ\x00\x00\x04", "xz"),
+        (b"\x28\xb5\x2f\xfd\x04", "zstd"),
+        (b"BZh91AY&SY", "bzip2"),
         (b"", "empty"),
-        (b"Salted__\x8a\x01", "opaque"),
-        (b"-----BEGIN PGP", "plain"),  # armoured text reads as text: not opaque, so not encrypted
+        (b"Salted__\x8a\x01", "openssl"),
+        (b"-----BEGIN PGP MESSAGE-----\n\njA0E", "openpgp-armored"),
+        (b"-----BEGIN PGP", "plain"),  # a cut armour line is no encryption header
+        (GPG_SYMMETRIC, "openpgp"),
+        (GPG_PUBLIC_KEY, "openpgp"),
+        (b"age-encryption.org/v1\n-> X25519 abc", "age"),
+        (b"-----BEGIN AGE ENCRYPTED FILE-----\n", "age"),
+        (b"\x8c\x0d\x07\x09\x03\x02", "unrecognised"),  # a tag-3 byte, version 7: not gpg
+        (bytes(range(7, 71)), "unrecognised"),
     ],
 )
-def test_sniff(header: bytes, kind: str) -> None:
-    assert archive.sniff(header) == kind
+def test_sniff_names_formats_and_recognises_encryption_positively(header: bytes, kind: str) -> None:
+    assert archive.sniff(header) == kind, archive.sniff(header)
+
+
+def test_random_bytes_are_almost_never_taken_for_encryption() -> None:
+    import random
+
+    rng = random.Random(20261128)
+    samples = [rng.randbytes(64) for _ in range(20_000)]
+    taken = sum(archive.sniff(s) in archive.ENCRYPTED for s in samples)
+    assert taken <= 2, taken  # measured: 2 in 1,000,000 pass the OpenPGP packet checks
 
 
 LISTING = """;
@@ -119,12 +148,33 @@ LISTING = """;
 """
 
 
-def test_listing_parses_tables_and_reports_missing_ones() -> None:
+def test_listing_parses_tables_data_and_creation_time() -> None:
     listing = archive.parse_listing("/b/x.dump", "local://", LISTING)
     assert listing.ok and listing.dbname == "lms" and listing.format == "CUSTOM"
     assert listing.tables == ("public.alembic_version", "public.courses")
+    assert listing.data == ("public.courses",)
     assert listing.entries == 4
     assert listing.missing(["courses", "users", "public.alembic_version"]) == ["users"]
+    assert listing.missing_data(["courses", "alembic_version"]) == ["alembic_version"]
+    assert listing.public_tables() == 2
+    assert listing.created_at is not None
+    assert listing.created_at.earliest == datetime(2026, 11, 28, 0, 55, 7, tzinfo=UTC)
+
+
+def test_archive_time_in_a_dst_zone_is_settled_by_the_printed_abbreviation() -> None:
+    # pg_restore ran with TZ=Europe/Berlin: it prints the repeated hour with CEST or CET.
+    for label, hour in (("CEST", 0), ("CET", 1)):
+        text = LISTING.replace("2026-11-28 00:55:07 UTC", f"2026-10-25 02:30:00 {label}")
+        listing = archive.parse_listing("/b/x.dump", "local://", text, "Europe/Berlin")
+        assert listing.created_at is not None
+        assert listing.created_at.earliest == datetime(2026, 10, 25, hour, 30, tzinfo=UTC)
+        assert not listing.created_at.ambiguous
+
+
+def test_capped_evidence_keeps_the_count_and_the_first_names() -> None:
+    names = [f"lms_{i}.dump" for i in range(90_814)]
+    assert capped(names) == {"count": 90_814, "first": names[:5]}
+    assert capped([]) == {"count": 0, "first": []}
 
 
 def test_local_catalogue_reads_names_sizes_and_mtimes(tmp_path: Path) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from lms_opscheck.probes.drill_log import (
     DRILL_LOG_NAME,
+    SUITE,
     decode_log,
     drill_log_time,
-    format_drill_log,
     parse_drill_log,
 )
+from lms_opscheck.probes.drill_record import HEADER as SUITE_HEADER
+from lms_opscheck.probes.drill_record import DrillRecorder
 
 HEADER = """**********************
 Windows PowerShell transcript start
@@ -234,61 +237,104 @@ def test_start_falls_back_to_script_line_with_seven_fraction_digits() -> None:
     assert log.succeeded
 
 
-def _render(error: str | None, table_count: int | None, ended: datetime | None) -> str:
-    return format_drill_log(
-        started_at=datetime(2026, 11, 29, 3, 30, 0, 123456, tzinfo=UTC),
-        ended_at=ended,
-        drill_database="lms_restore_drill_20261129_033000",
-        source="sandbox postgres 127.0.0.1:55432/lms",
-        backup_file="/srv/lms/backups/db/lms_20261129_033000.dump",
-        table_count=table_count,
-        error=error,
-        log_file="/srv/lms/backups/drill_logs/restore_drill_20261129_033000.log",
+def test_transcript_times_are_read_in_the_drill_hosts_zone() -> None:
+    # 00:20:19 on a UTC+1 (Europe/Berlin, November) host is 23:20:19 UTC the day before.
+    log = parse_drill_log(SUCCESS, "Europe/Berlin")
+    assert log.started_at == datetime(2026, 11, 27, 23, 20, 19, tzinfo=UTC)
+    assert log.duration == timedelta(seconds=45)
+
+
+def test_transcript_across_the_dst_change_keeps_its_real_duration() -> None:
+    # Europe/Berlin, 2026-10-25: at 03:00 CEST clocks go back to 02:00 CET, so 02:xx happens
+    # twice. The drill starts at 02:59:50 CEST (its script line says +02:00) and ends at
+    # 02:00:20 CET, 30 s later: the end is the first reading not before the start.
+    text = (
+        SUCCESS.replace("Start time: 20261128002019", "Start time: 20261025025950")
+        .replace("End time: 20261128002104", "End time: 20261025020020")
+        .replace("2026-11-28T00:20:19.4406198+00:00", "2026-10-25T02:59:50.1000000+02:00")
+    )
+    log = parse_drill_log(text, "Europe/Berlin")
+    assert log.started_at == datetime(2026, 10, 25, 0, 59, 50, tzinfo=UTC)
+    assert log.ended_at == datetime(2026, 10, 25, 1, 0, 20, tzinfo=UTC)
+    assert log.duration == timedelta(seconds=30)
+    # The second 02:30 (CET, as the script line's +01:00 shows) is 01:30 UTC, not 00:30.
+    late = SUCCESS.replace("Start time: 20261128002019", "Start time: 20261025023000").replace(
+        "2026-11-28T00:20:19.4406198+00:00", "2026-10-25T02:30:00.1000000+01:00"
+    )
+    assert parse_drill_log(late, "Europe/Berlin").started_at == datetime(
+        2026, 10, 25, 1, 30, tzinfo=UTC
     )
 
 
-ROUND_TRIPS = [
-    (None, 19, datetime(2026, 11, 29, 3, 31, 15, 999, tzinfo=UTC)),
-    (VALIDATION_MESSAGE, 3, datetime(2026, 11, 29, 3, 31, 0, tzinfo=UTC)),
-    ("pg_restore exited with code 1", 0, datetime(2026, 11, 29, 3, 31, 0, tzinfo=UTC)),
-    (COMPOSE_MESSAGE, None, datetime(2026, 11, 29, 3, 30, 40, tzinfo=UTC)),
-    ("killed", None, None),
-]
+def _suite_log(tmp_path: Path, error: str | None, tables: int | None, ended: bool) -> bytes:
+    log = tmp_path / "restore_drill_20261129_033000.log"
+    recorder = DrillRecorder(log)
+    recorder.field("started_at", datetime(2026, 11, 29, 3, 30, 0, 123456, tzinfo=UTC))
+    recorder.field("backup", "lms_20261129_020000.dump")
+    recorder.field("backup_path", "/srv/lms/backups/db/lms_20261129_020000.dump")
+    recorder.field("backup_created_at", datetime(2026, 11, 29, 2, 0, 1, tzinfo=UTC))
+    recorder.field("scratch_database", "lms_restore_drill_20261129_033000")
+    recorder.step("created database lms_restore_drill_20261129_033000")
+    if tables is not None:
+        recorder.field("tables", tables)
+        recorder.validation("tables", tables >= 8, f"{tables} public tables")
+    recorder.field("restore", "succeeded" if error is None else f"failed: {error}")
+    if ended:
+        recorder.field("ended_at", datetime(2026, 11, 29, 3, 31, 15, tzinfo=UTC))
+    recorder.close()
+    return log.read_bytes()
 
 
-@pytest.mark.parametrize(("error", "table_count", "ended"), ROUND_TRIPS)
-def test_format_parse_round_trip(
-    error: str | None, table_count: int | None, ended: datetime | None
+@pytest.mark.parametrize(
+    ("error", "tables", "ended"),
+    [(None, 19, True), ("pg_restore failed: pg_restore: error: bad", None, True), (None, 3, False)],
+    ids=["restored", "failed", "cut-off"],
+)
+def test_suites_own_log_reads_back(
+    tmp_path: Path, error: str | None, tables: int | None, ended: bool
 ) -> None:
-    text = _render(error, table_count, ended)
-    assert "\r" not in text and "Compose file" not in text
-    log = parse_drill_log(text.encode("utf-8"))
-    assert log.started_at == datetime(2026, 11, 29, 3, 30, 0, tzinfo=UTC)
-    assert log.ended_at == (None if ended is None else ended.replace(microsecond=0))
-    assert log.complete is (ended is not None)
+    raw = _suite_log(tmp_path, error, tables, ended)
+    assert raw.decode().splitlines()[0] == SUITE_HEADER
+    assert b"PowerShell" not in raw and b"Creating fresh backup" not in raw
+    log = parse_drill_log(raw)
+    assert log.format == SUITE
+    assert log.started_at == datetime(2026, 11, 29, 3, 30, 0, 123456, tzinfo=UTC)
+    assert log.backup_name == "lms_20261129_020000.dump"
+    assert log.backup_created_at == datetime(2026, 11, 29, 2, 0, 1, tzinfo=UTC)
     assert log.drill_database == "lms_restore_drill_20261129_033000"
-    assert log.backup_file == "/srv/lms/backups/db/lms_20261129_033000.dump"
-    assert log.table_count == table_count
+    assert log.table_count == tables
+    assert log.complete is ended
+    assert log.succeeded is (error is None and ended)
     assert log.error == error
-    assert log.succeeded is (error is None)
+    assert log.last_step == "created database lms_restore_drill_20261129_033000"
 
 
-def test_formatted_failure_places_error_after_the_failing_step() -> None:
-    lines = _render(VALIDATION_MESSAGE, 3, None).splitlines()
-    assert lines[-1] == VALIDATION_MESSAGE
-    assert "==> Running restore validation checks" in lines
-    lines = _render(COMPOSE_MESSAGE, None, None).splitlines()
-    assert "==> Running restore validation checks" not in lines
-    assert parse_drill_log("\n".join(lines)).last_step == "Restoring backup into drill database"
+def test_a_medium_finding_in_the_suites_log_does_not_fail_the_restore(tmp_path: Path) -> None:
+    log = tmp_path / "restore_drill_20261129_033000.log"
+    recorder = DrillRecorder(log)
+    recorder.field("started_at", datetime(2026, 11, 29, 3, 30, tzinfo=UTC))
+    recorder.validation("rows_as_of_the_dump", False, "users 180 restored, 200 in the source")
+    recorder.field("restore", "succeeded")
+    recorder.field("ended_at", datetime(2026, 11, 29, 3, 31, tzinfo=UTC))
+    recorder.close()
+    parsed = parse_drill_log(log.read_bytes())
+    assert parsed.succeeded and parsed.error is None
 
 
-def test_formatted_success_matches_the_script_lines() -> None:
-    text = _render(None, 19, datetime(2026, 11, 29, 3, 31, tzinfo=UTC))
-    assert text.startswith("**********************\nWindows PowerShell transcript start\n")
-    assert "==> Restore drill started at 2026-11-29T03:30:00.1234560+00:00\n" in text
-    assert "Restore validation passed. Table count: 19\n==> Restore drill completed" in text
-    footer = "Windows PowerShell transcript end\nEnd time: 20261129033100\n" + "*" * 22 + "\n"
-    assert text.endswith(footer)
+def test_suites_log_is_redacted_and_one_line_per_field(tmp_path: Path) -> None:
+    from lms_opscheck.probes import redaction
+
+    redaction.register(["hunter2-canary"])
+    log = tmp_path / "restore_drill_20261129_033000.log"
+    recorder = DrillRecorder(log)
+    recorder.field("restore", "failed: password hunter2-canary\nrejected")
+    recorder.close()
+    text = log.read_text()
+    assert "hunter2-canary" not in text
+    assert (
+        text.splitlines()[1].startswith("restore: failed: password ")
+        and len(text.splitlines()) == 2
+    )
 
 
 def test_drill_log_name_and_time() -> None:
@@ -301,3 +347,6 @@ def test_drill_log_name_and_time() -> None:
     assert drill_log_time("restore_drill_20261399_002019.log") is None
     assert drill_log_time("restore_drill_20261128_002019.log.bak") is None
     assert drill_log_time("lms_20261128_002019.dump") is None
+    assert drill_log_time("restore_drill_20261128_002019.log", "Europe/Berlin") == datetime(
+        2026, 11, 27, 23, 20, 19, tzinfo=UTC
+    )
