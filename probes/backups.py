@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import statistics
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +30,6 @@ from lms_opscheck.probes.wallclock import (
 LIST_TIMEOUT = timedelta(seconds=30)
 #: Evidence lists longer than this are cut to a count and the first names (a 5 MB junit.xml
 #: of 90,814 names helps nobody).
-EVIDENCE_NAMES = 5
 
 
 @dataclass(frozen=True)
@@ -90,12 +89,6 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.backups)
-
-
-def capped(names: Sequence[str], limit: int = EVIDENCE_NAMES) -> dict[str, object]:
-    """An evidence value for a list that can be long: its count and its first names."""
-    shown: dict[str, object] = {"count": len(names), "first": list(names[:limit])}
-    return shown
 
 
 def entries_to_backups(

@@ -475,7 +475,7 @@ def test_backup_host_in_utc_plus_2_passes_with_its_zone_and_bkp02_names_the_zone
     assert "(read as UTC local time)" in clock.message and "tolerance is 1h" in clock.message
     assert "every name reads as local time UTC+2 (e.g. Europe/" in clock.message
     assert "set artifacts.backups.timezone to the backup host's zone" in clock.message
-    assert "NTP" not in clock.message
+    assert "NTP" not in clock.message.splitlines()[0]  # the finding; the remediation may say it
 
 
 def test_backup_host_crossing_a_dst_change_passes(
@@ -584,4 +584,5 @@ def test_many_backups_past_retention_are_counted_not_listed(
     result = daily(tmp_path, config(backup_dir, pg_bin)).only("test_no_backup_is_kept_past")
     assert result.outcome == "failed"
     evidence = result.properties["evidence.past_retention"]
-    assert evidence.startswith("{'count': 60, 'first': [") and evidence.count("lms_") == 5
+    assert evidence.startswith("[lms_") and evidence.count("lms_") == 10
+    assert ", … 50 more]" in evidence

@@ -13,7 +13,6 @@ from lms_opscheck.probes import archive
 from lms_opscheck.probes.backups import (
     Backup,
     Catalogue,
-    capped,
     catalogue,
     clock_disagreements,
     daily_gaps,
@@ -169,12 +168,6 @@ def test_archive_time_in_a_dst_zone_is_settled_by_the_printed_abbreviation() -> 
         assert listing.created_at is not None
         assert listing.created_at.earliest == datetime(2026, 10, 25, hour, 30, tzinfo=UTC)
         assert not listing.created_at.ambiguous
-
-
-def test_capped_evidence_keeps_the_count_and_the_first_names() -> None:
-    names = [f"lms_{i}.dump" for i in range(90_814)]
-    assert capped(names) == {"count": 90_814, "first": names[:5]}
-    assert capped([]) == {"count": 0, "first": []}
 
 
 def test_local_catalogue_reads_names_sizes_and_mtimes(tmp_path: Path) -> None:
