@@ -20,7 +20,7 @@ file say "the broker is the Redis above, database 1" once. Messages never quote 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -97,11 +97,11 @@ def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse(text: str) -> Document:
+def parse(text: str, *, libyaml: bool = True) -> Document:
     if bad := _NOT_YAML_TEXT.search(text):  # both YAML readers refuse these; say where
         line = text.count("\n", 0, bad.start()) + 1
         raise YamlProblem(f"malformed YAML: control character #x{ord(bad[0]):04x}", line)
-    loader = _Loader(text)
+    loader = _Loader(text) if libyaml else _PureLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -139,29 +139,12 @@ class _Refused(yaml.MarkedYAMLError):
     problem_mark: yaml.Mark
 
 
-if yaml.__with_libyaml__:
-    from yaml._yaml import CParser
+class _Bounded(Composer, SafeConstructor):
+    """Composes nodes measuring each one, and refuses what is unbounded (mixed into a loader)."""
 
-    class _SafeLoader(Composer, CParser, SafeConstructor, Resolver):
-        """libyaml scans and parses (5x faster here); nodes are composed in Python, below."""
+    peek_event: Callable[[], Any]  # from the parser the loader combines this with
 
-        def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            Composer.__init__(self)
-            SafeConstructor.__init__(self)
-            Resolver.__init__(self)
-
-else:  # pragma: no cover - PyYAML built without libyaml
-
-    class _SafeLoader(yaml.SafeLoader):  # type: ignore[no-redef]
-        pass
-
-
-class _Loader(_SafeLoader):
-    """A SafeLoader that measures each node as it is composed and refuses what is unbounded."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+    def _start_counting(self) -> None:
         self._depth = 0
         self._aliases = 0
         self._open: set[str] = set()  # anchors whose node is still being composed
@@ -217,8 +200,8 @@ class _Loader(_SafeLoader):
             raise _Refused(
                 None,
                 None,
-                f"expands to more than {MAX_NODES} values, counting each alias as a copy of "
-                "its anchor (an environment has a few thousand)",
+                f"more than {MAX_NODES} values, each alias counted as a copy of its anchor "
+                "(an environment has a few thousand)",
                 node.start_mark,
             )
         self._size[id(node)] = size
@@ -242,11 +225,36 @@ class _Loader(_SafeLoader):
             ) from None
 
 
-_Loader.yaml_constructors = {
+_Bounded.yaml_constructors = {
     **SafeConstructor.yaml_constructors,
-    _TAG + "timestamp": _Loader.construct_yaml_timestamp,
-    _TAG + "int": _Loader.construct_yaml_int,
+    _TAG + "timestamp": _Bounded.construct_yaml_timestamp,
+    _TAG + "int": _Bounded.construct_yaml_int,
 }
+
+
+class _PureLoader(_Bounded, yaml.SafeLoader):
+    """PyYAML's own reader, scanner and parser: used where PyYAML was built without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self._start_counting()
+
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _Loader(_Bounded, Composer, CParser, SafeConstructor, Resolver):
+        """libyaml scans and parses (5x faster here); nodes are still composed by _Bounded."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._start_counting()
+
+else:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = _PureLoader  # type: ignore[misc,assignment]
 
 
 def _composed(node: Node | None, event: Any) -> Node:
@@ -259,7 +267,7 @@ def _refused(problem: str, event: Any) -> _Refused:
     return _Refused(None, None, problem, event.start_mark)
 
 
-def _index(loader: _Loader, root: Node) -> dict[tuple[str, ...], int]:
+def _index(loader: _Bounded, root: Node) -> dict[tuple[str, ...], int]:
     """Line of every key path; refuses duplicate and non-scalar keys. Walks aliases expanded,
     which composition bounded to MAX_NODES values. Keys brought in by merges are not indexed:
     their problems are reported at the line of the mapping that merges them."""
