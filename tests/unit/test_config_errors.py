@@ -165,6 +165,7 @@ BOMB = "name: b\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".j
             "policy.backup_min_ratio: expected a number",
         ),
         ("name: t\ntimeouts: {connect: 0s}\n", "timeouts.connect: a timeout must be at least 1ms"),
+        ("name: t\npolicy: {rpo: ３０h}\n", "policy.rpo: expected a duration"),
         ("name: t\ntimeouts: {request: 0}\n", "timeouts.request: a timeout must be at least 1ms"),
         ("name: t\ntimeouts: {request: 36500d}\n", "timeouts.request: a timeout of more than 1h"),
         ("name: t\ntimeouts: {connect: 6m}\n", "timeouts.connect: a timeout of more than 5m"),

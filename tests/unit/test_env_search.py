@@ -170,3 +170,8 @@ def test_peek_embedded_follows_the_search_path(layout: dict[str, Path]) -> None:
     assert peek_embedded("sandbox") == "sandbox"
     put(layout["cwd"], "plain", "x")
     assert peek_embedded("plain") is None
+
+
+def test_a_path_too_long_for_the_system_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="cannot be read: File name too long"):
+        resolve("/" + "x" * 5000 + ".yaml")
