@@ -20,7 +20,8 @@ _UNITS = {
 }
 #: Far beyond any policy, and far enough from timedelta's limits that ``now - duration`` works.
 MAXIMUM = timedelta(days=100 * 366)
-_DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d|w)\s*$")
+#: ASCII digits only: "３０s" (full-width) is a typo, not thirty seconds.
+_DURATION = re.compile(r"\s*(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|s|m|h|d|w)\s*")
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -32,7 +33,7 @@ def parse_duration(value: Any) -> timedelta:
     try:
         if isinstance(value, int | float):
             seconds = float(value)
-        elif isinstance(value, str) and (match := _DURATION.match(value)):
+        elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
             seconds = float(match["number"]) * _UNITS[match["unit"]].total_seconds()
         else:
             raise ValueError("expected a duration such as 30s, 15m, 24h or 30d")

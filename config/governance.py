@@ -21,7 +21,7 @@ def parse_day(value: Any, *, today: date | None = None) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str):
-        raise ValueError("expected a date such as 2026-11-20, 'today' or '3d ago'")
+        raise ValueError("expected a date such as 2026-11-20, today, 3d ago or in 60d")
     today = today or datetime.now(UTC).date()
     text = value.strip()
     if text == "today":
@@ -33,7 +33,7 @@ def parse_day(value: Any, *, today: date | None = None) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError("expected a date such as 2026-11-20, 'today' or '3d ago'") from None
+        raise ValueError("expected a date such as 2026-11-20, today, 3d ago or in 60d") from None
 
 
 Day = Annotated[

@@ -6,18 +6,72 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from lms_opscheck.config.durations import Duration
+from lms_opscheck.config.durations import Duration, format_duration
+from lms_opscheck.config.errors import shown_key
 from lms_opscheck.config.governance import Attestation, Waiver
 from lms_opscheck.config.locations import TimeZone, ToolPath, check_stamp_pattern
 from lms_opscheck.config.logs import LogLocation, LogPolicy
+from lms_opscheck.config.search import ENV_NAME
 
-Port = Annotated[int, Field(ge=1, le=65535)]
+
+def _whole_number(value: object) -> object:
+    """YAML gives ints; ``${VAR}`` gives digit strings. Not ``true`` (1), not ``5432.9``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("expected a whole number")
+    if isinstance(value, str) and not re.fullmatch(r"\s*[0-9]{1,18}\s*", value):
+        raise ValueError("expected a whole number")
+    return value
+
+
+def _number(value: object) -> object:
+    """A fraction such as ``0.05`` (or an int, or a ``${VAR}`` string); never ``true``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("expected a number such as 0.05")
+    if isinstance(value, str) and not re.fullmatch(r"\s*[0-9]{1,18}(\.[0-9]{1,18})?\s*", value):
+        raise ValueError("expected a number such as 0.05")
+    return value
+
+
+#: Counts and ports: whole numbers only (pydantic's lax mode would take ``true`` as 1).
+Count = Annotated[int, BeforeValidator(_whole_number)]
+Number = Annotated[float, BeforeValidator(_number)]
+Port = Annotated[Count, Field(ge=1, le=65535)]
+#: testinfra's backends (testinfra.backend.BACKENDS); ``local`` alone is the local machine.
+HOST_SCHEMES = (
+    "local",
+    "ssh",
+    "safe-ssh",
+    "paramiko",
+    "salt",
+    "docker",
+    "podman",
+    "ansible",
+    "kubectl",
+    "winrm",
+    "lxc",
+    "openshift",
+    "chroot",
+)
+_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+_HOST_URI = re.compile(rf"local|(?:{'|'.join(map(re.escape, HOST_SCHEMES))})://\S*")
 _USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
-_PASSWORD_IN_URI = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]*:[^/@\s]*@", re.I)
+#: A ":" anywhere before an "@": a password, even one holding "/", "#" or "?" (which end the
+#: authority for a URL parser, so the prefix of the password would be printed as a host).
+_PASSWORD_IN_URI = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*:[^@\s]*@", re.I)
 #: Shorter secrets cannot be masked in outputs without masking ordinary text as well.
 MIN_SECRET_LENGTH = 4
 Secret = SecretStr
@@ -45,11 +99,52 @@ class Timeouts(Frozen):
     request: Duration = timedelta(seconds=3)
     deadline: Duration = timedelta(seconds=6)
 
+    #: Upper bounds: beyond them a value is a typo (``100d``) and overflows client settings
+    #: (PostgreSQL's statement_timeout is an int of milliseconds: at most 24.8 days).
+    MAXIMA: ClassVar[dict[str, timedelta]] = {
+        "connect": timedelta(minutes=5),
+        "request": timedelta(hours=1),
+        "deadline": timedelta(hours=6),
+    }
+    #: Below a millisecond, statement_timeout rounds to 0, which PostgreSQL reads as "none".
+    MINIMUM: ClassVar[timedelta] = timedelta(milliseconds=1)
+
+    @field_validator("connect", "request", "deadline")
+    @classmethod
+    def _sane(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        maximum = cls.MAXIMA[str(info.field_name)]
+        if value < cls.MINIMUM:
+            raise ValueError("a timeout must be at least 1ms (0 would mean no timeout)")
+        if value > maximum:
+            raise ValueError(f"a timeout of more than {format_duration(maximum)} is not bounded")
+        if info.field_name == "deadline" and value < info.data.get("connect", value):
+            raise ValueError("shorter than the connect timeout: no measurement could connect")
+        return value
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value or len(value) > 200:
+        raise ValueError("expected one line of at most 200 characters")
+    return value
+
+
+#: Printed as a label or in a header: one line.
+OneLine = Annotated[str, AfterValidator(_one_line)]
+
 
 class Ownership(Frozen):
-    team: str = "unassigned"
-    contact: str | None = None
+    """Who answers for this environment: Allure's owner label, alert routing, runbook links."""
+
+    team: Annotated[str, Field(min_length=1), AfterValidator(_one_line)] = "unassigned"
+    contact: OneLine | None = None
     runbook_url: str | None = None
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _link(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(r"https?://[^/@\s]+(/\S{0,500})?", url):
+            raise ValueError("expected an http(s) URL without credentials (it is printed)")
+        return url
 
 
 class Host(Frozen):
@@ -62,6 +157,11 @@ class Host(Frozen):
     @field_validator("uri")
     @classmethod
     def _no_password(cls, uri: str) -> str:
+        if not _HOST_URI.fullmatch(uri):
+            raise ValueError(
+                "expected a testinfra host URI such as ssh://user@db-1:22 or docker://db "
+                f"(schemes: {', '.join(HOST_SCHEMES)})"
+            )
         if _PASSWORD_IN_URI.match(uri) or re.search(r"[?&](password|passwd)=", uri, re.I):
             raise ValueError(
                 "the host URI carries a password; host URIs are printed in evidence and "
@@ -108,7 +208,7 @@ class PostgresTarget(Frozen):
 class RedisTarget(Frozen):
     host: str
     port: Port = 6379
-    db: Annotated[int, Field(ge=0)] = 0
+    db: Annotated[Count, Field(ge=0)] = 0
     username: str | None = None
     password: Secret | None = None
     tls: bool = False
@@ -130,7 +230,7 @@ class RedisTarget(Frozen):
 class CeleryTarget(Frozen):
     broker: RedisTarget
     app: str = "app.tasks.celery_app.celery_app"
-    min_workers: Annotated[int, Field(ge=1)] = 1
+    min_workers: Annotated[Count, Field(ge=1)] = 1
     worker_prefix: str | None = None
 
 
@@ -182,10 +282,10 @@ class RestoreDrill(Frozen):
     expected_revision: str | None = None
     #: How far the live database may have shrunk below the dump (rows deleted since) before
     #: DRL-14 reports the drift; also the share of rows a restore may lack (in-flight rows).
-    row_count_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
+    row_count_tolerance: Annotated[Number, Field(ge=0, le=1)] = 0.05
     #: For key tables without a timestamp column: how much the live count may exceed the
     #: restored one (rows added since the dump) before DRL-10 suspects missing rows.
-    growth_allowance: Annotated[float, Field(ge=0)] = 0.10
+    growth_allowance: Annotated[Number, Field(ge=0)] = 0.10
     #: Column that dates a row's creation, looked up in every key table (None: never used).
     timestamp_column: str | None = "created_at"
     #: Per-table columns where the name differs (``enrollments: enrolled_at``).
@@ -217,14 +317,14 @@ class Policy(Frozen):
     rto: Duration = timedelta(minutes=60)
     backup_retention: Duration = timedelta(days=30)
     backup_retention_grace: Duration = timedelta(days=2)
-    backup_min_bytes: Annotated[int, Field(ge=0)] = 1024
-    backup_min_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5
-    backup_size_window: Annotated[int, Field(ge=1)] = 7
-    backup_daily_window: Annotated[int, Field(ge=1)] = 7
+    backup_min_bytes: Annotated[Count, Field(ge=0)] = 1024
+    backup_min_ratio: Annotated[Number, Field(ge=0, le=1)] = 0.5
+    backup_size_window: Annotated[Count, Field(ge=1)] = 7
+    backup_daily_window: Annotated[Count, Field(ge=1)] = 7
     backup_clock_tolerance: Duration = timedelta(hours=1)
     drill_interval: Duration = timedelta(days=7)
     drill_grace: Duration = timedelta(days=1)
-    drill_min_tables: Annotated[int, Field(ge=1)] = 8
+    drill_min_tables: Annotated[Count, Field(ge=1)] = 8
     drill_log_retention: Duration = timedelta(days=90)
     logs: LogPolicy = LogPolicy()
 
@@ -249,6 +349,22 @@ class Environment(Frozen):
     attestations: list[Attestation] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        # It becomes a folder (out/NAME/): "/abs", "../.." or 300 characters must not get there.
+        if not ENV_NAME.fullmatch(name):
+            raise ValueError(f"expected {_NAME_RULE} (it names the run folder)")
+        return name
+
+    @field_validator("hosts", "credentials")
+    @classmethod
+    def _names(cls, named: dict[str, object], info: ValidationInfo) -> dict[str, object]:
+        # Printed in test ids, evidence and error messages.
+        if any(not ENV_NAME.fullmatch(key) for key in named):
+            raise ValueError(f"every name under {info.field_name}: must be {_NAME_RULE}")
+        return named
+
     @model_validator(mode="after")
     def _consistent(self) -> Environment:
         for key, location in (
@@ -263,12 +379,20 @@ class Environment(Frozen):
                 and location.host not in self.hosts
             ):
                 known = ", ".join(["local", *self.hosts])
-                raise ValueError(f"{key}: host {location.host!r} is not under hosts: ({known})")
-        for key, secret in _secret_fields(self, ""):
+                host = shown_key(location.host) or "(a name not shown)"
+                raise ValueError(f"{key}: host {host} is not under hosts: ({known})")
+        secrets = list(_secret_fields(self, ""))
+        for key, secret in secrets:
             if len(secret) < MIN_SECRET_LENGTH:
                 raise ValueError(
                     f"{key}: a secret shorter than {MIN_SECRET_LENGTH} characters cannot be "
                     "kept out of outputs"
+                )
+        for key, text in _plain_fields(self, ""):
+            if any(secret in text for _, secret in secrets):
+                raise ValueError(
+                    f"{key}: holds the value of a secret of this environment, and this key is "
+                    "printed: secrets go in secret-typed keys (password, credentials) only"
                 )
         return self
 
@@ -297,3 +421,20 @@ def _secret_fields(value: object, key: str) -> Iterator[tuple[str, str]]:
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from _secret_fields(item, f"{key}.{index}")
+
+
+def _plain_fields(value: object, key: str) -> Iterator[tuple[str, str]]:
+    """(dotted key, text) of every printed (non-secret) text below ``value``."""
+    if isinstance(value, str | Path):
+        yield key, str(value)
+    elif isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            if not field.exclude:
+                yield from _plain_fields(getattr(value, name), f"{key}.{name}".lstrip("."))
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield f"{key}.{name}", str(name)
+            yield from _plain_fields(item, f"{key}.{name}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _plain_fields(item, f"{key}.{index}")

@@ -63,7 +63,8 @@ def test_an_impossible_date_is_malformed_yaml_with_its_line(tmp_path: Path) -> N
     message = str(raised.value)
     assert "\n" not in message
     assert "env.yaml: line 3: malformed YAML: invalid date '2020-13-45'" in message
-    assert peek_embedded(str(path)) is None  # left for load_environment to report
+    with pytest.raises(ConfigError, match="line 3: malformed YAML"):
+        peek_embedded(str(path))  # refused before a sandbox could be booted for it
 
 
 def test_cli_impossible_date_exits_4(tmp_path: Path) -> None:
