@@ -19,7 +19,7 @@ PATH_MAX = 4095
 def check_zone(name: str) -> str:
     """An IANA time zone name the zone database knows (``Europe/Berlin``, ``UTC``)."""
     # The value is not echoed: messages never repeat configuration values.
-    problem = "not an IANA time zone name known to the zone database (e.g. Europe/Berlin, UTC)"
+    problem = "not an IANA time zone name known to the zone database (such as America/New_York)"
     if not _ZONE_NAME.match(name) or ".." in name:
         raise ValueError(problem)
     try:

@@ -21,7 +21,6 @@ from pydantic import (
 )
 
 from lms_opscheck.config.durations import Duration, format_duration
-from lms_opscheck.config.errors import shown_key
 from lms_opscheck.config.governance import Attestation, Waiver
 from lms_opscheck.config.locations import TimeZone, ToolPath, check_stamp_pattern
 from lms_opscheck.config.logs import LogLocation, LogPolicy
@@ -379,8 +378,7 @@ class Environment(Frozen):
                 and location.host not in self.hosts
             ):
                 known = ", ".join(["local", *self.hosts])
-                host = shown_key(location.host) or "(a name not shown)"
-                raise ValueError(f"{key}: host {host} is not under hosts: ({known})")
+                raise ValueError(f"{key}: names a host that is not under hosts: ({known})")
         secrets = list(_secret_fields(self, ""))
         for key, secret in secrets:
             if len(secret) < MIN_SECRET_LENGTH:

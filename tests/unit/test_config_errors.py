@@ -44,7 +44,7 @@ def load(tmp_path: Path, text: str, **environ: str) -> object:
         (
             "artifacts:\n  backups: {host: db-9, dir: /x}",
             {},
-            "line 2: artifacts.backups.host: host db-9 is not under hosts: (local)",
+            "line 2: artifacts.backups.host: names a host that is not under hosts: (local)",
         ),
         (
             "targets:\n  api: {replicas: ['http://ops:${PW}@h:8000']}",

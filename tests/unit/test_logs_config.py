@@ -32,7 +32,7 @@ def load(tmp_path: Path, text: str) -> object:
         ),
         (
             "artifacts:\n  app_logs: {dir: /var/log, host: app-9}",
-            "artifacts.app_logs.host: host 'app-9' is not under hosts: (local)",
+            "artifacts.app_logs.host: names a host that is not under hosts: (local)",
         ),
         (
             "artifacts:\n  app_logs: {dir: /var/log, formats: [syslog]}",
