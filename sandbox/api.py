@@ -123,6 +123,15 @@ def _fault_file(settings: ApiSettings, name: str) -> Path | None:
     return path if os.path.exists(path) else None
 
 
+def _forced_down(settings: ApiSettings) -> list[str]:
+    """Dependencies the ``ready_degraded`` fault reports as down, whatever their real state."""
+    path = _fault_file(settings, "ready_degraded")
+    try:
+        return path.read_text().split() if path is not None else []
+    except OSError:  # toggled while we read it
+        return []
+
+
 def _slow_ms(settings: ApiSettings) -> float:
     path = _fault_file(settings, "slow_ms")
     if path is None:
@@ -216,6 +225,9 @@ def create_app(settings: ApiSettings) -> Starlette:
             run_in_threadpool(_check_database, settings.database_dsn),
             run_in_threadpool(_check_redis, settings.redis_url),
         )
+        forced_down = _forced_down(settings)
+        db_up = db_up and "database" not in forced_down
+        redis_up = redis_up and "redis" not in forced_down
         ok = db_up and redis_up
         body = {
             "status": "ok" if ok else "degraded",

@@ -48,25 +48,65 @@ def is_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # a zombie child of ours is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
+    return _proc_state(pid) != "Z"  # a zombie child of ours is not alive
+
+
+def is_paused(pid: int | None) -> bool:
+    """Stopped by SIGSTOP: the kernel still accepts its connections, nothing answers them."""
+    return is_alive(pid) and _proc_state(pid or 0) in ("T", "t")
+
+
+def pause(pid: int | None) -> None:
+    if is_alive(pid):
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+
+
+def resume(pid: int | None) -> None:
+    if is_alive(pid):
+        assert pid is not None
+        os.kill(pid, signal.SIGCONT)
+
+
+def start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot: with the pid, it names one process.
+
+    A pid alone may be reused by an unrelated process after the first one exited.
+    """
+    fields = _proc_fields(pid)
+    return fields[19] if len(fields) > 19 else None
+
+
+def _proc_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): state is field 0."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(") ", 1)[1].split()
     except (OSError, IndexError):
-        return True
+        return []
+
+
+def _proc_state(pid: int) -> str:
+    fields = _proc_fields(pid)
+    return fields[0] if fields else "?"
 
 
 def stop(pid: int | None, grace: float = 5.0) -> None:
-    """SIGTERM the process group, then SIGKILL after ``grace`` seconds."""
+    """SIGTERM the process group, then SIGKILL after ``grace`` seconds.
+
+    SIGCONT follows SIGTERM: a paused process (``fault hang``) only acts on it once resumed.
+    """
     if not is_alive(pid):
         return
     assert pid is not None
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            os.kill(pid, sig)
+        for each in (sig, signal.SIGCONT):
+            try:
+                os.killpg(pid, each)
+            except ProcessLookupError:
+                return
+            except PermissionError:
+                os.kill(pid, each)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
             _reap(pid)

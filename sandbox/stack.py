@@ -1,200 +1,244 @@
-"""The sandbox stack: PostgreSQL, Redis, the reference API and a Celery worker in one folder."""
+"""The sandbox stack: PostgreSQL, Redis, the reference API and a Celery worker in one folder.
+
+Who starts and stops it:
+
+- ``up`` (the CLI, self-tests, benchmarks) starts whatever is missing; the stack then stays up
+  until ``down``.
+- A ``pytest --env sandbox`` run *joins* it (``join_run``) and holds a lease while it measures.
+  It boots the stack only when nothing of it runs; when some components run and others are
+  stopped, it leaves them as they are (the run then reports the stopped ones). When a run
+  *leaves* (``leave_run``), the stack is stopped only if a run booted it and no other run still
+  holds a lease.
+- ``start``/``stop`` of single components are the fault switches' business (faults.py): they
+  never change who owns the stack.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
-import os
 import secrets
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from lms_opscheck.sandbox import artifacts
+from lms_opscheck.sandbox import artifacts, leases
 from lms_opscheck.sandbox import logs as app_logs
-from lms_opscheck.sandbox.postgres import PostgresServer, bin_dir
-from lms_opscheck.sandbox.processes import (
-    free_port,
-    is_alive,
-    port_accepts,
-    spawn,
-    stop,
-    wait_until,
-)
+from lms_opscheck.sandbox.processes import free_port, port_accepts, resume, spawn, wait_until
+from lms_opscheck.sandbox.processes import stop as stop_process
 from lms_opscheck.sandbox.redis_server import start_redis
 from lms_opscheck.sandbox.schema import schema_sql
+from lms_opscheck.sandbox.state import (
+    CACHE,
+    COMPONENTS,
+    DEFAULT_ROOT,
+    REDIS_AUTH_CHOICES,
+    State,
+    load_state,
+    locked,
+    save_state,
+)
 
-PACKAGE = Path(__file__).resolve().parent.parent
-
-
-def _default_root() -> Path:
-    """``$LMS_OPSCHECK_SANDBOX_DIR``; else ``.sandbox`` in a checkout; else the user's state dir."""
-    chosen = os.environ.get("LMS_OPSCHECK_SANDBOX_DIR")
-    if chosen:
-        return Path(chosen).resolve()
-    if (PACKAGE / "pyproject.toml").is_file():  # a checkout: keep it beside the code (git-ignored)
-        return PACKAGE / ".sandbox"
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "lms-opscheck" / "sandbox"
-
-
-DEFAULT_ROOT = _default_root()
-#: Binaries and the template cluster, shared by every sandbox root (self-tests start many).
-CACHE = DEFAULT_ROOT / "cache"
-WORKER_NAME = "lms-worker@sandbox"
-
-
-@dataclass
-class State:
-    """Everything needed to find, use and stop a running sandbox (kept in ``state.json``)."""
-
-    root: str
-    pg_port: int = 0
-    pg_password: str = ""
-    pg_superuser_password: str = ""
-    redis_port: int = 0
-    redis_password: str = ""
-    redis_pid: int = 0
-    api_port: int = 0
-    api_pid: int = 0
-    worker_pid: int = 0
-    started_at: str = ""
-    components: dict[str, bool] = field(default_factory=dict)
-
-    @property
-    def dir(self) -> Path:
-        return Path(self.root)
-
-    @property
-    def postgres(self) -> PostgresServer:
-        return PostgresServer(
-            self.dir / "pgdata",
-            self.pg_port,
-            self.pg_superuser_password,
-            bin_dir(CACHE),
-        )
-
-    @property
-    def broker_url(self) -> str:
-        return f"redis://:{self.redis_password}@127.0.0.1:{self.redis_port}/1"
-
-    def environ(self) -> dict[str, str]:
-        """The variables environments/sandbox.yaml interpolates."""
-        return {
-            "SANDBOX_API_URL": f"http://127.0.0.1:{self.api_port}",
-            "SANDBOX_PG_PORT": str(self.pg_port),
-            "SANDBOX_PG_PASSWORD": self.pg_password,
-            "SANDBOX_PG_SUPERUSER_PASSWORD": self.pg_superuser_password,
-            "SANDBOX_PG_BIN": str(bin_dir(CACHE)),
-            "SANDBOX_REDIS_PORT": str(self.redis_port),
-            "SANDBOX_REDIS_PASSWORD": self.redis_password,
-            "SANDBOX_BACKUP_DIR": str(self.dir / "backups" / "db"),
-            "SANDBOX_DRILL_LOG_DIR": str(self.dir / "backups" / "drill_logs"),
-            "SANDBOX_FAULTS_DIR": str(self.dir / "faults"),
-            "SANDBOX_APP_LOG_DIR": str(self.dir / "logs"),
-        }
-
-    def health(self) -> dict[str, bool]:
-        return {
-            "postgres": is_alive(self.postgres.pid) and port_accepts(self.pg_port),
-            "redis": is_alive(self.redis_pid) and port_accepts(self.redis_port),
-            "api": is_alive(self.api_pid) and port_accepts(self.api_port),
-            "worker": is_alive(self.worker_pid),
-        }
+__all__ = [
+    "DEFAULT_ROOT",
+    "Joined",
+    "State",
+    "down",
+    "join_run",
+    "leave_run",
+    "load_state",
+    "start",
+    "stop",
+    "up",
+]
 
 
-def load_state(root: Path = DEFAULT_ROOT) -> State | None:
-    try:
-        return State(**json.loads((root / "state.json").read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
+@dataclass(frozen=True)
+class Joined:
+    """What a run found when it joined the sandbox."""
+
+    state: State
+    booted: bool  # this run started the whole stack (nothing of it ran)
+    stopped: tuple[str, ...]  # components found stopped and left so
 
 
-def _save(state: State) -> None:
-    path = state.dir / "state.json"
-    path.write_text(json.dumps(asdict(state), indent=2))
-    path.chmod(0o600)
+def up(
+    root: Path = DEFAULT_ROOT,
+    *,
+    worker_name: str | None = None,
+    redis_auth: str | None = None,
+) -> tuple[State, bool]:
+    """Start whatever is not running; return the state and whether anything was started.
 
-
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """One booter at a time: concurrent `pytest --env sandbox` runs share a single stack."""
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o755)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def up(root: Path = DEFAULT_ROOT) -> tuple[State, bool]:
-    """Start whatever is not running; return the state and whether anything was started."""
-    with _locked(root):
+    ``worker_name`` ("" for Celery's default ``celery@<hostname>``) and ``redis_auth``
+    (``required`` or ``none``) change the stored layout; components they affect are restarted.
+    ``None`` keeps the stored layout. The stack then stays up until ``down``, even when a run
+    had booted it.
+    """
+    if redis_auth is not None and redis_auth not in REDIS_AUTH_CHOICES:
+        raise ValueError(f"redis auth must be one of {', '.join(REDIS_AUTH_CHOICES)}")
+    with locked(root):
         state = load_state(root) or State(root=str(root))
-        before = state.health() if state.pg_port else {}
-        if before and all(before.values()):
-            _cron(state)
-            return state, False
-        _start_missing(state, before)
+        health = state.health()
+        relayout = _apply_layout(state, worker_name, redis_auth)
+        wanted = {name for name, alive in health.items() if not alive} | relayout
+        _start(state, wanted, health)
+        state.started_by = "up"
+        _save_and_catch_up(state, started=bool(wanted))
+        return state, bool(wanted)
+
+
+def start(root: Path, components: Iterable[str]) -> list[str]:
+    """Start the named components that are stopped; return those started. Owner unchanged."""
+    names = _known(components)
+    with locked(root):
+        state = _existing(root)
+        health = state.health()
+        wanted = {name for name in names if not health[name]}
+        _start(state, wanted, health)
+        _save_and_catch_up(state, started=bool(wanted))
+        return [name for name in COMPONENTS if name in wanted]
+
+
+def stop(root: Path, components: Iterable[str]) -> list[str]:
+    """Stop the named components that run; return those stopped. Owner unchanged."""
+    names = _known(components)
+    with locked(root):
+        state = _existing(root)
+        health = state.health()
+        stopped = [name for name in COMPONENTS if name in names and health[name]]
+        _stop(state, stopped)
+        save_state(state)
+        return stopped
+
+
+def down(root: Path = DEFAULT_ROOT) -> bool:
+    """Stop every component; keep the data and artifacts for the next `up`. False if none ran."""
+    with locked(root):
+        state = load_state(root)
+        if state is None:
+            return False
+        _stop(state, COMPONENTS)
+        state.started_by = ""
+        save_state(state)
+        return True
+
+
+def join_run(root: Path = DEFAULT_ROOT) -> Joined:
+    """A run starts using the sandbox: take a lease; boot the stack only if nothing of it runs."""
+    with locked(root):
+        state = load_state(root) or State(root=str(root))
+        health = state.health()
+        booted = not any(health.values())
+        if booted:
+            try:
+                _start(state, set(COMPONENTS), health)
+            except BaseException:
+                _stop(state, COMPONENTS)  # a half-booted stack would be left "partly stopped"
+                save_state(state)
+                raise
+            state.started_by = "run"
+        _save_and_catch_up(state, started=booted)
+        leases.take(root)
+        stopped = tuple(name for name, alive in state.health().items() if not alive)
+        return Joined(state, booted, stopped)
+
+
+def leave_run(root: Path = DEFAULT_ROOT) -> bool:
+    """A run is done: release its lease; the last run out stops a stack that a run started.
+
+    Returns whether the stack was stopped.
+    """
+    with locked(root):
+        leases.release(root)
+        state = load_state(root)
+        if state is None or state.started_by != "run" or leases.holders(root):
+            return False
+        _stop(state, COMPONENTS)
+        state.started_by = ""
+        save_state(state)
+        return True
+
+
+def _known(components: Iterable[str]) -> set[str]:
+    names = set(components)
+    unknown = sorted(names - set(COMPONENTS))
+    if unknown:
+        raise ValueError(f"unknown component {', '.join(unknown)}; known: {', '.join(COMPONENTS)}")
+    return names
+
+
+def _existing(root: Path) -> State:
+    state = load_state(root)
+    if state is None or not state.pg_port:
+        raise ValueError(f"no sandbox in {root}: start it with lms-opscheck-sandbox up")
+    return state
+
+
+def _apply_layout(state: State, worker_name: str | None, redis_auth: str | None) -> set[str]:
+    """Store a new layout; return the components that must restart to take it."""
+    restart: set[str] = set()
+    if redis_auth is not None and redis_auth != state.redis_auth:
+        state.redis_auth = redis_auth
+        restart |= {"redis", "api", "worker"}  # the API and the worker hold Redis URLs
+    if worker_name is not None and worker_name != state.worker_name:
+        state.worker_name = worker_name
+        restart.add("worker")
+    return restart
+
+
+def _save_and_catch_up(state: State, *, started: bool) -> None:
+    if started:
         state.started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        _save(state)
+    save_state(state)
+    if state.status()["postgres"] == "running":  # neither stopped nor hung on purpose
         _cron(state)
-        return state, True
 
 
-def _start_missing(state: State, running: dict[str, bool]) -> None:
+def _start(state: State, wanted: set[str], health: dict[str, bool]) -> None:
+    """(Re)start the ``wanted`` components; a running worker follows a restarted Redis."""
     root = state.dir
-    if not running.get("postgres"):
+    if "postgres" in wanted:
+        _stop(state, ["postgres"])
         _start_postgres(state)
-    if not running.get("redis"):
-        stop(state.redis_pid)
+    if "redis" in wanted:
+        stop_process(state.redis_pid)
         state.redis_port = _same_port_if_free(state.redis_port)
-        state.redis_password = state.redis_password or secrets.token_urlsafe(16)
+        if state.redis_auth == "none":
+            state.redis_password = ""
+        else:
+            state.redis_password = state.redis_password or secrets.token_urlsafe(16)
         state.redis_pid = start_redis(root / "redis", state.redis_port, state.redis_password)
-    if not running.get("api"):
-        stop(state.api_pid)
+    if "api" in wanted:
+        stop_process(state.api_pid)
         state.api_port = _same_port_if_free(state.api_port)
         state.api_pid = _start_api(state)
-    if not running.get("worker") or not running.get("redis"):
-        stop(state.worker_pid)
-        state.worker_pid = spawn(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "lms_opscheck.sandbox.worker",
-                "worker",
-                "--hostname",
-                WORKER_NAME,
-                "-Q",
-                "emails,progress,certificates,webhooks",
-                "--pool",
-                "solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "WARNING",
-            ],
-            root / "logs" / "worker.log",
-            env={"SANDBOX_BROKER_URL": state.broker_url},
-            cwd=root,
-        )
+    if "worker" in wanted or ("redis" in wanted and health.get("worker")):
+        stop_process(state.worker_pid)
+        state.worker_pid = _start_worker(state)
+
+
+def _stop(state: State, components: Iterable[str]) -> None:
+    names = set(components)
+    if "worker" in names:
+        stop_process(state.worker_pid)
+    if "api" in names:
+        stop_process(state.api_pid)
+    if "redis" in names:
+        stop_process(state.redis_pid)
+    if "postgres" in names and state.pg_port:
+        resume(state.postgres.pid)  # a paused postmaster would not answer pg_ctl stop
+        state.postgres.stop()
 
 
 def _same_port_if_free(previous: int) -> int:
     """Keep a restarted component on its old port: test ids and alert labels carry the URL."""
     if previous and not port_accepts(previous):
         with contextlib.suppress(OSError), socket.socket() as probe:
+            # As the servers bind: connections of the old process in TIME_WAIT do not block it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", previous))
             return previous
     return free_port()
@@ -226,7 +270,7 @@ def _start_api(state: State) -> int:
         "SANDBOX_API_DATABASE_DSN": (
             f"host=127.0.0.1 port={state.pg_port} dbname=lms user=lms password={state.pg_password}"
         ),
-        "SANDBOX_API_REDIS_URL": f"redis://:{state.redis_password}@127.0.0.1:{state.redis_port}/0",
+        "SANDBOX_API_REDIS_URL": state.redis_url(0),
         "SANDBOX_API_FAULTS_DIR": str(faults),
         "SANDBOX_API_LOG_FILE": str(state.dir / "logs" / app_logs.LOG_NAME),
     }
@@ -245,9 +289,26 @@ def _start_api(state: State) -> int:
         env=env,
         cwd=state.dir,
     )
-    url = f"http://127.0.0.1:{state.api_port}/api/v1/health"
-    wait_until(lambda: httpx.get(url, timeout=0.5).status_code == 200, 20, "sandbox API", log)
+    # uvicorn listens once the app has started; the health answer itself may be a fault's.
+    wait_until(lambda: port_accepts(state.api_port), 20, "sandbox API", log)
     return pid
+
+
+def _start_worker(state: State) -> int:
+    # Without --hostname, Celery names the worker celery@<hostname>, as the LMS's compose does.
+    naming = ["--hostname", state.worker_name] if state.worker_name else []
+    return spawn(
+        [
+            *(sys.executable, "-m", "celery", "-A", "lms_opscheck.sandbox.worker", "worker"),
+            *naming,
+            *("-Q", "emails,progress,certificates,webhooks"),  # worker.QUEUES (imports celery)
+            *("--pool", "solo", "--without-gossip", "--without-mingle"),
+            *("--loglevel", "WARNING"),
+        ],
+        state.dir / "logs" / "worker.log",
+        env={"SANDBOX_BROKER_URL": state.broker_url},
+        cwd=state.dir,
+    )
 
 
 def _cron(state: State) -> None:
@@ -257,17 +318,3 @@ def _cron(state: State) -> None:
     newest = artifacts.refresh_backups(state.postgres, "lms", backups / "db", now)
     artifacts.refresh_drill_logs(state.postgres, newest, backups / "drill_logs", now)
     app_logs.refresh(state.dir / "logs", state.api_port, now)
-
-
-def down(root: Path = DEFAULT_ROOT) -> bool:
-    """Stop every component; keep the data and artifacts for the next `up`. False if none ran."""
-    with _locked(root):
-        state = load_state(root)
-        if state is None:
-            return False
-        for pid in (state.worker_pid, state.api_pid, state.redis_pid):
-            stop(pid)
-        state.postgres.stop()
-        state.worker_pid = state.api_pid = state.redis_pid = 0
-        _save(state)
-        return True

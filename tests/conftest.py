@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from lms_opscheck.sandbox import stack
-from tests.support.stacks import isolated_stack
+from tests.support.stacks import isolated_stack, private_root
 
 
 @contextmanager
 def _stack_outside_pytest_tmp() -> Iterator[stack.State]:
-    # PostgreSQL runs as `nobody`; every pytest start resets /tmp/pytest-of-root to 0700,
-    # which would cut a running server off its data folder. Stacks live in their own folder.
-    root = Path(tempfile.mkdtemp(prefix="opscheck-stack-"))
-    root.chmod(0o755)
-    try:
-        with isolated_stack(root / "stack") as state:
-            yield state
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with private_root() as root, isolated_stack(root) as state:
+        yield state
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from lms_opscheck.probes.redaction import encodings
-from lms_opscheck.sandbox import stack
+from lms_opscheck.sandbox import faults, stack
 from lms_opscheck.sandbox.processes import stop
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.stacks import black_hole, closed_port, hung_config, sandbox_config
@@ -36,7 +37,7 @@ def test_healthy_stack_passes_every_daily_health_check(
 def test_api_answering_500_fails_liveness_naming_url_status_and_expectation(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
-    (live_stack.dir / "faults" / "health_500").touch()
+    faults.api_500(live_stack.dir)
     run = daily(tmp_path, sandbox_config(live_stack))
     result = run.only("test_api_replica_answers_liveness")
     assert result.outcome == "failed"
@@ -48,7 +49,7 @@ def test_api_answering_500_fails_liveness_naming_url_status_and_expectation(
 def test_slow_api_fails_liveness_with_latency_and_slo(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
-    (live_stack.dir / "faults" / "slow_ms").write_text("300")
+    faults.api_slow(live_stack.dir, timedelta(milliseconds=300))
     config = sandbox_config(live_stack, policy={"api_latency": "100ms"})
     result = daily(tmp_path, config).only("test_api_replica_answers_liveness")
     assert result.outcome == "failed"
@@ -58,7 +59,7 @@ def test_slow_api_fails_liveness_with_latency_and_slo(
 def test_degraded_readiness_names_the_dependency_that_is_down(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
-    stop(live_stack.redis_pid)
+    faults.stop(live_stack.dir, "redis")
     run = daily(tmp_path, sandbox_config(live_stack))
     ready = run.only("test_api_replica_is_ready")
     assert ready.outcome == "failed"
@@ -70,7 +71,7 @@ def test_degraded_readiness_names_the_dependency_that_is_down(
 
 
 def test_stopped_api_is_an_error_naming_the_url(tmp_path: Path, live_stack: stack.State) -> None:
-    stop(live_stack.api_pid)
+    faults.stop(live_stack.dir, "api")
     run = daily(tmp_path, sandbox_config(live_stack))
     for prefix in ("test_api_replica_answers_liveness", "test_api_replica_is_ready"):
         result = run.only(prefix)
@@ -82,7 +83,7 @@ def test_stopped_api_is_an_error_naming_the_url(tmp_path: Path, live_stack: stac
 def test_stopped_postgres_is_an_error_naming_the_server(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
-    live_stack.postgres.stop()
+    faults.stop(live_stack.dir, "postgres")
     result = daily(tmp_path, sandbox_config(live_stack)).only("test_database_answers_select_1")
     assert result.outcome == "error"
     assert f"postgresql://lms@127.0.0.1:{live_stack.pg_port}/lms" in result.message
@@ -116,7 +117,7 @@ def test_wrong_database_password_is_an_error_and_never_printed(
 
 
 def test_redis_stopped_is_an_error(tmp_path: Path, live_stack: stack.State) -> None:
-    stop(live_stack.redis_pid)
+    faults.stop(live_stack.dir, "redis")
     result = daily(tmp_path, sandbox_config(live_stack)).only("test_redis_answers_ping")
     assert result.outcome == "error"
     assert "could not measure (unreachable)" in result.message
@@ -147,7 +148,7 @@ def test_redis_without_a_password_fails_the_auth_requirement(
 def test_stopped_worker_fails_with_count_and_minimum(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
-    stop(live_stack.worker_pid)
+    faults.stop(live_stack.dir, "worker")
     result = daily(tmp_path, sandbox_config(live_stack)).only("test_enough_celery_workers")
     assert result.outcome == "failed"
     assert f"0 Celery worker(s) answered ping on redis://127.0.0.1:{live_stack.redis_port}/1" in (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lms_opscheck.sandbox import stack
+from lms_opscheck.sandbox import faults, stack
 from tests.support import alertmanager
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.stacks import closed_port, sandbox_config
@@ -52,7 +52,7 @@ def am_url(tmp_path: Path) -> Iterator[str]:
 def test_broken_stack_reaches_on_call_with_evidence_and_without_secrets(
     tmp_path: Path, live_stack: stack.State, am_url: str
 ) -> None:
-    (live_stack.dir / "faults" / "health_500").touch()
+    faults.api_500(live_stack.dir)
     config = sandbox_config(
         live_stack,
         targets={

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import re
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +22,13 @@ from lms_opscheck.sandbox import stack
 def sandbox_config(state: stack.State, **overrides: Any) -> dict[str, Any]:
     """environments/sandbox.yaml bound to ``state`` (not embedded), with overrides merged in."""
     text = (ENVIRONMENTS_DIR / "sandbox.yaml").read_text()
-    for key, value in state.environ().items():
-        text = text.replace("${" + key + "}", value)
+    variables = state.environ()
+    # ${VAR} and ${VAR:-default}, as config/loader.py reads them (an empty value is unset).
+    text = re.sub(
+        r"\$\{(SANDBOX_[A-Z_]+)(?::-([^}]*))?\}",
+        lambda m: variables.get(m[1]) or (m[2] if m[2] is not None else m[0]),
+        text,
+    )
     config: dict[str, Any] = yaml.safe_load(text)
     config.pop("embedded", None)
     config["name"] = "selftest"
@@ -40,10 +48,31 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def isolated_stack(root: Path) -> Iterator[stack.State]:
-    """A whole sandbox in ``root`` on its own ports; stopped at the end, even on failure."""
+def private_root() -> Iterator[Path]:
+    """A folder for a sandbox of a test's own, removed afterwards.
+
+    PostgreSQL runs as `nobody`; every pytest start resets /tmp/pytest-of-root to 0700, which
+    would cut a running server off its data folder: stacks live outside pytest's tmp.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="opscheck-stack-"))
+    folder.chmod(0o755)
     try:
-        state, _ = stack.up(root)
+        yield folder / "stack"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def isolated_stack(
+    root: Path, *, worker_name: str | None = None, redis_auth: str | None = None
+) -> Iterator[stack.State]:
+    """A whole sandbox in ``root`` on its own ports; stopped at the end, even on failure.
+
+    ``worker_name`` ("" or None: Celery's ``celery@<hostname>``) and ``redis_auth``
+    (``required`` or ``none``; None: the sandbox's default) choose the layout.
+    """
+    try:
+        state, _ = stack.up(root, worker_name=worker_name, redis_auth=redis_auth)
         yield state
     finally:
         stack.down(root)
