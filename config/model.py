@@ -10,8 +10,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from lms_opscheck.config.capacity import CapacityPolicy, Volume
+from lms_opscheck.config.compliance import Compliance, Function
 from lms_opscheck.config.durations import Duration
 from lms_opscheck.config.governance import Attestation, Waiver
+from lms_opscheck.config.monitoring import GrafanaTarget, PrometheusTarget, SentryTarget, Slo
+from lms_opscheck.config.performance import K6Summaries
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
@@ -48,6 +52,9 @@ class Ownership(Frozen):
     team: str = "unassigned"
     contact: str | None = None
     runbook_url: str | None = None
+    #: who can perform each function of the operation (runbook 10.2); absent: not declared
+    functions: dict[str, Function] | None = None
+    min_owners: Annotated[int, Field(ge=1)] = 2
 
 
 class Host(Frozen):
@@ -137,6 +144,10 @@ class Targets(Frozen):
     postgres: PostgresTarget | None = None
     redis: RedisTarget | None = None
     celery: CeleryTarget | None = None
+    prometheus: PrometheusTarget | None = None
+    sentry: SentryTarget | None = None
+    grafana: GrafanaTarget | None = None
+    volumes: list[Volume] = Field(default_factory=list)
 
 
 class BackupLocation(Frozen):
@@ -183,6 +194,7 @@ class RestoreDrill(Frozen):
 class Artifacts(Frozen):
     backups: BackupLocation | None = None
     drill_logs: DrillLogLocation | None = None
+    k6: K6Summaries | None = None
 
 
 class Policy(Frozen):
@@ -202,6 +214,8 @@ class Policy(Frozen):
     drill_grace: Duration = timedelta(days=1)
     drill_min_tables: Annotated[int, Field(ge=1)] = 8
     drill_log_retention: Duration = timedelta(days=90)
+    slo: Slo = Slo()
+    capacity: CapacityPolicy = CapacityPolicy()
 
 
 class Environment(Frozen):
@@ -218,6 +232,7 @@ class Environment(Frozen):
     artifacts: Artifacts = Artifacts()
     restore_drill: RestoreDrill | None = None
     policy: Policy = Policy()
+    compliance: Compliance | None = None
     #: Named secrets (API token, Vault token) for checks that need them; never shown in outputs.
     credentials: dict[str, Secret] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
@@ -229,6 +244,7 @@ class Environment(Frozen):
         for key, location in (
             ("artifacts.backups.host", self.artifacts.backups),
             ("artifacts.drill_logs.host", self.artifacts.drill_logs),
+            *((f"targets.volumes.{v.name}.host", v) for v in self.targets.volumes),
         ):
             if (
                 location is not None
