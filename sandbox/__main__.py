@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lms_opscheck.sandbox import stack
+from lms_opscheck.sandbox import monitoring, stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,7 @@ def _print_status(state: stack.State) -> bool:
     for name, alive in health.items():
         where = f" 127.0.0.1:{ports[name]}" if name in ports else ""
         print(f"  {name:<9}{'running' if alive else 'stopped'}{where}")
+    print(*monitoring.status_lines(state.dir), sep="\n")
     return all(health.values())
 
 
