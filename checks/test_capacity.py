@@ -22,8 +22,8 @@ from lms_opscheck.fixtures.evidence import EvidenceLog
 from lms_opscheck.fixtures.history import EarlierRuns
 from lms_opscheck.probes.disk import DiskUsage
 from lms_opscheck.probes.errors import Rejected
+from lms_opscheck.probes.nodata import NoData
 from lms_opscheck.probes.pg_capacity import XID_LIMIT, PgCapacity, Session
-from lms_opscheck.probes.prometheus import NoData
 from lms_opscheck.probes.redis_capacity import QueueLengths, RedisMemory
 from lms_opscheck.probes.thresholds import Level, TwoLevel
 

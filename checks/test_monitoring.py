@@ -17,6 +17,7 @@ from lms_opscheck.config.levels import percent
 from lms_opscheck.config.model import Policy
 from lms_opscheck.config.monitoring import PrometheusTarget
 from lms_opscheck.fixtures.evidence import EvidenceLog
+from lms_opscheck.probes.nodata import NoData
 from lms_opscheck.probes.observability import (
     DatasourceHealth,
     GrafanaHealth,
@@ -25,7 +26,6 @@ from lms_opscheck.probes.observability import (
 )
 from lms_opscheck.probes.prometheus import (
     Alert,
-    NoData,
     Rules,
     Sample,
     Target,

@@ -22,7 +22,7 @@ import httpx
 from lms_opscheck.config.monitoring import GrafanaTarget, SentryTarget
 from lms_opscheck.probes import http
 from lms_opscheck.probes.errors import Rejected, Unreadable
-from lms_opscheck.probes.prometheus import NoData
+from lms_opscheck.probes.nodata import NoData
 
 MAX_ANSWER = 4 * 1024 * 1024
 #: Sentry pages hold 100 issues; more than this many pages of *new* issues is an incident.

@@ -17,24 +17,12 @@ from urllib.parse import urlencode
 
 import httpx
 
-from lms_opscheck.config.model import Timeouts
 from lms_opscheck.probes import http
-from lms_opscheck.probes.errors import MeasurementError, Rejected, Unreadable
+from lms_opscheck.probes.errors import Rejected, Unreadable
+from lms_opscheck.probes.nodata import NoData
 
 #: /api/v1/targets and /api/v1/rules of a large Prometheus run to megabytes.
 MAX_ANSWER = 8 * 1024 * 1024
-
-
-class NoData(MeasurementError):
-    """The source answered, but holds nothing to judge (no series, no samples, no rows)."""
-
-
-def client(timeouts: Timeouts, token: str | None = None, verify: bool = True) -> httpx.Client:
-    """The HTTP probe's bounded client, with a bearer token when the API needs one."""
-    bounded = http.client(timeouts, verify=verify)
-    if token:
-        bounded.headers["Authorization"] = f"Bearer {token}"
-    return bounded
 
 
 def api_get(

@@ -155,24 +155,34 @@ def catch_up(root: Path, api_port: int, server: PostgresServer) -> None:
     _prune_retention(server)
     api = f"http://127.0.0.1:{api_port}"
     loadtest.refresh_summaries(root / "k6", api, datetime.now(UTC))
+    problem = _dir(root) / "problem.txt"
+    problem.unlink(missing_ok=True)
     if enabled() and binary() is not None:
-        _run_prometheus(root, api_port)
+        try:
+            _run_prometheus(root, api_port)
+        except RuntimeError as exc:
+            # Not fatal to the stack: the monitoring checks then say what they cannot measure.
+            _dir(root).mkdir(parents=True, exist_ok=True)
+            problem.write_text(str(exc)[:300])
 
 
 def _run_prometheus(root: Path, api_port: int) -> None:
     state = _load(root)
     pid, port = state.get("prometheus_pid", 0), state.get("prometheus_port", 0)
-    if not (is_alive(pid) and port_accepts(port)):
+    moved = state.get("api_port") != api_port  # a restarted API on another port: re-scrape it
+    if moved or not (is_alive(pid) and port_accepts(port)):
         stop(pid)
         pid, port = start_prometheus(_dir(root), api_port, _same_port(port))
         state.update(prometheus_pid=pid, prometheus_port=port)
-    if not is_alive(state.get("traffic_pid")):
+    if moved or not is_alive(state.get("traffic_pid")):
+        stop(state.get("traffic_pid"))
         state["traffic_pid"] = spawn(
             [sys.executable, "-m", "lms_opscheck.sandbox.traffic", f"http://127.0.0.1:{api_port}"],
             _dir(root) / "traffic.log",
         )
+    state["api_port"] = api_port
     _save(root, state)
-    wait_for_data(f"http://127.0.0.1:{state['prometheus_port']}")
+    wait_for_data(f"http://127.0.0.1:{port}")
 
 
 def _same_port(previous: int | None) -> int:
@@ -231,6 +241,8 @@ def status_lines(root: Path) -> list[str]:
         why = "not installed (apt-get install prometheus): monitoring checks skip"
     elif not enabled():
         why = f"off ({SWITCH}=off): monitoring checks skip"
+    elif (_dir(root) / "problem.txt").exists():
+        why = f"failed: {(_dir(root) / 'problem.txt').read_text()}"
     else:
         why = "stopped"
     return [f"  prometheus {why}"]

@@ -27,7 +27,7 @@ from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.stacks import black_hole, sandbox_config
 
 CHECKS = "checks/test_monitoring.py"
-pytestmark = pytest.mark.skipif(monitoring.binary() is None, reason=MISSING)
+needs_prometheus = pytest.mark.skipif(monitoring.binary() is None, reason=MISSING)
 
 
 def alertmanagers(url: str) -> list[Any]:
@@ -51,6 +51,7 @@ def outcomes(run: SuiteRun) -> dict[str, str]:
     return {r.properties["control_id"]: r.outcome for r in run.checks.values()}
 
 
+@needs_prometheus
 def test_healthy_lms_passes_every_prometheus_check(tmp_path: Path, live_stack: stack.State) -> None:
     if not alertmanager.available():
         pytest.skip("prometheus-alertmanager is absent: apt-get install prometheus-alertmanager")
@@ -77,6 +78,7 @@ def test_healthy_lms_passes_every_prometheus_check(tmp_path: Path, live_stack: s
     assert "optional: targets.sentry is absent" in run.only("test_no_new_unresolved").message
 
 
+@needs_prometheus
 def test_fault_switches_breach_the_slos_and_fire_a_critical_alert(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
@@ -109,6 +111,7 @@ def test_fault_switches_breach_the_slos_and_fire_a_critical_alert(
     assert run.only("test_every_lms_scrape_target_is_up").outcome == "passed"
 
 
+@needs_prometheus
 def test_stopped_api_is_a_down_scrape_target(tmp_path: Path, live_stack: stack.State) -> None:
     with running_prometheus(tmp_path / "prom", live_stack.api_port) as url:
         wait_for(url, f'up{{instance="127.0.0.1:{live_stack.api_port}"}} == 1', "a first scrape")
@@ -121,6 +124,7 @@ def test_stopped_api_is_a_down_scrape_target(tmp_path: Path, live_stack: stack.S
     assert f"http://127.0.0.1:{live_stack.api_port}/metrics (lms-api) is down" in target.message
 
 
+@needs_prometheus
 def test_no_series_and_no_rules_are_no_data_never_a_pass(
     tmp_path: Path, shared_stack: stack.State
 ) -> None:
@@ -140,6 +144,7 @@ def test_no_series_and_no_rules_are_no_data_never_a_pass(
     assert f"{url} has no alerting rule loaded" in results["MON-09"].message
 
 
+@needs_prometheus
 def test_alerting_without_alertmanager_fails_mon09(
     tmp_path: Path, shared_stack: stack.State
 ) -> None:
@@ -171,6 +176,7 @@ def test_hung_prometheus_is_unmeasurable_after_one_deadline(
         assert url in result.message and "no answer" in result.message
 
 
+@needs_prometheus
 def test_the_sandbox_rules_are_valid_and_quiet_on_a_healthy_api(
     tmp_path: Path, shared_stack: stack.State
 ) -> None:
@@ -189,3 +195,29 @@ def test_the_sandbox_rules_are_valid_and_quiet_on_a_healthy_api(
     health = {rule["name"]: rule["health"] for group in groups for rule in group["rules"]}
     assert health == dict.fromkeys(("LMSApiDown", "LMSHighErrorRate", "LMSHighLatency"), "ok")
     assert firing == [], firing
+
+
+def test_an_environment_without_prometheus_skips_saying_why(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    # The sandbox without the binary: targets.prometheus.url is empty, even under strict.
+    run = daily(tmp_path, shared_stack, url="")
+    skipped = [r for r in run.checks.values() if r.properties["control_id"] in (
+        "MON-01", "MON-02", "MON-03", "MON-04", "MON-05", "MON-09"
+    )]  # fmt: skip
+    assert len(skipped) == 6 and {r.outcome for r in skipped} == {"skipped"}, run.output
+    assert all(
+        "targets.prometheus.url is empty in environment 'selftest'" in r.message for r in skipped
+    )
+    assert run.exit_code == 0
+
+
+def test_the_sandbox_says_at_up_when_prometheus_is_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no prometheus binary on this PATH
+    assert monitoring.binary() is None
+    assert monitoring.status_lines(tmp_path) == [
+        "  prometheus not installed (apt-get install prometheus): monitoring checks skip"
+    ]
+    assert monitoring.environ(tmp_path)["SANDBOX_PROMETHEUS_URL"] == ""

@@ -16,8 +16,10 @@ from lms_opscheck.probes import prometheus
 from lms_opscheck.probes.disk import parse_df
 from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.k6 import p95_trend, parse_summary
+from lms_opscheck.probes.nodata import NoData
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+EXAMPLE = Path(__file__).resolve().parents[2] / "environments" / "prod.example.yaml"
 
 # k6's documented handleSummary example (results-output/end-of-test/custom-summary, abridged as
 # there; comments removed) and a --summary-export file as k6's summary wrapper writes it.
@@ -129,7 +131,7 @@ def test_no_series_and_nan_are_no_data() -> None:
     empty = {"resultType": "vector", "result": []}
     nan = {"resultType": "vector", "result": [{"metric": {}, "value": [1795848034.5, "NaN"]}]}
     for data in (empty, nan):
-        with pytest.raises(prometheus.NoData, match="no data"):
+        with pytest.raises(NoData, match="no data"):
             prometheus.instant_value(data, "http://p/api/v1/query", "q")
     two = {"resultType": "vector", "result": [{"metric": {"a": "1"}, "value": [1, "1"]}] * 2}
     with pytest.raises(Unreadable, match="returned 2 series"):
@@ -210,3 +212,13 @@ def test_bad_review_configuration_is_one_line(tmp_path: Path, yaml: str, problem
     with pytest.raises(ConfigError) as raised:
         load_environment(str(path), environ={})
     assert problem in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_the_documented_example_environment_loads() -> None:
+    secrets = ("LMS_MONITOR_DB_PASSWORD", "LMS_REDIS_PASSWORD", "LMS_DRILL_DB_PASSWORD")
+    environ = {
+        name: "example-secret" for name in (*secrets, "LMS_SENTRY_TOKEN", "LMS_GRAFANA_TOKEN")
+    }
+    env = load_environment(str(EXAMPLE), environ=environ)
+    assert env.targets.prometheus is not None and env.artifacts.k6 is not None
+    assert env.ownership.functions and env.compliance and len(env.targets.volumes) == 3
