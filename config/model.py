@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,10 +21,14 @@ from pydantic import (
     model_validator,
 )
 
+from lms_opscheck.config.capacity import CapacityPolicy, Volume
+from lms_opscheck.config.compliance import Compliance, Function
 from lms_opscheck.config.durations import Duration, format_duration
 from lms_opscheck.config.governance import Attestation, Waiver
 from lms_opscheck.config.locations import TimeZone, ToolPath, check_stamp_pattern
 from lms_opscheck.config.logs import LogLocation, LogPolicy
+from lms_opscheck.config.monitoring import GrafanaTarget, PrometheusTarget, SentryTarget, Slo
+from lms_opscheck.config.performance import K6Summaries
 from lms_opscheck.config.search import ENV_NAME
 
 
@@ -137,6 +142,9 @@ class Ownership(Frozen):
     team: Annotated[str, Field(min_length=1), AfterValidator(_one_line)] = "unassigned"
     contact: OneLine | None = None
     runbook_url: str | None = None
+    #: who can perform each function of the operation (runbook 10.2); absent: not declared
+    functions: dict[str, Function] | None = None
+    min_owners: Annotated[int, Field(ge=1)] = 2
 
     @field_validator("runbook_url")
     @classmethod
@@ -238,6 +246,10 @@ class Targets(Frozen):
     postgres: PostgresTarget | None = None
     redis: RedisTarget | None = None
     celery: CeleryTarget | None = None
+    prometheus: PrometheusTarget | None = None
+    sentry: SentryTarget | None = None
+    grafana: GrafanaTarget | None = None
+    volumes: list[Volume] = Field(default_factory=list)
 
 
 class StampedLocation(Frozen):
@@ -306,6 +318,7 @@ class Artifacts(Frozen):
     drill_logs: DrillLogLocation | None = None
     app_logs: LogLocation | None = None
     access_logs: LogLocation | None = None
+    k6: K6Summaries | None = None
 
 
 class Policy(Frozen):
@@ -326,6 +339,8 @@ class Policy(Frozen):
     drill_min_tables: Annotated[Count, Field(ge=1)] = 8
     drill_log_retention: Duration = timedelta(days=90)
     logs: LogPolicy = LogPolicy()
+    slo: Slo = Slo()
+    capacity: CapacityPolicy = CapacityPolicy()
 
 
 class Environment(Frozen):
@@ -342,6 +357,7 @@ class Environment(Frozen):
     artifacts: Artifacts = Artifacts()
     restore_drill: RestoreDrill | None = None
     policy: Policy = Policy()
+    compliance: Compliance | None = None
     #: Named secrets (API token, Vault token) for checks that need them; never shown in outputs.
     credentials: dict[str, Secret] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
@@ -371,6 +387,7 @@ class Environment(Frozen):
             ("artifacts.drill_logs.host", self.artifacts.drill_logs),
             ("artifacts.app_logs.host", self.artifacts.app_logs),
             ("artifacts.access_logs.host", self.artifacts.access_logs),
+            *((f"targets.volumes.{v.name}.host", v) for v in self.targets.volumes),
         ):
             if (
                 location is not None
@@ -398,6 +415,22 @@ class Environment(Frozen):
         if name == "local":
             return self.hosts.get("local", Host(uri="local://"))
         return self.hosts[name]
+
+    @property
+    def identity(self) -> str:
+        """Which LMS this environment verifies, beyond its name: ``name@`` and a hash of the
+        database it verifies (else its API replicas, else its backup folder). Two files that
+        merely share a name (a copy pointed at a test database) never merge in a report."""
+        targets = self.targets
+        anchor = (
+            targets.postgres.label
+            if targets.postgres
+            else ",".join(sorted(targets.api.replicas))
+            if targets.api
+            else (self.artifacts.backups.dir if self.artifacts.backups else "")
+        )
+        digest = hashlib.sha256(f"{self.name}\0{anchor}".encode()).hexdigest()[:12]
+        return f"{self.name}@{digest}"
 
     def secrets(self) -> Iterator[str]:
         """Every secret value in this environment, so outputs can be scrubbed of them."""

@@ -12,7 +12,6 @@ This module is the composition root: it may import both fixtures (stash keys) an
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import platform
@@ -66,21 +65,6 @@ def suite_version() -> str:
         return str(tomllib.loads(pyproject.read_text())["project"]["version"])
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         return "unknown"
-
-
-def environment_identity(env: Environment) -> str:
-    """Which LMS this environment verifies, beyond its name: two files that merely share a name
-    (a copy pointed at a test database) never merge in the weekly report."""
-    targets = env.targets
-    anchor = (
-        targets.postgres.label
-        if targets.postgres
-        else ",".join(sorted(targets.api.replicas))
-        if targets.api
-        else (env.artifacts.backups.dir if env.artifacts.backups else "")
-    )
-    digest = hashlib.sha256(f"{env.name}\0{anchor}".encode()).hexdigest()[:12]
-    return f"{env.name}@{digest}"
 
 
 def record_of(report: pytest.TestReport) -> CheckRecord | None:
@@ -156,7 +140,7 @@ class ResultsCollector:
         run = RunInfo(
             id=self.run_id,
             env=self.env.name,
-            env_identity=environment_identity(self.env),
+            env_identity=self.env.identity,
             started_at=self.started_at,
             finished_at=iso(),
             suite_version=self.version,

@@ -10,6 +10,7 @@ pytest_plugins = [
     "lms_opscheck.fixtures.backups",
     "lms_opscheck.fixtures.drill",
     "lms_opscheck.fixtures.logs",
+    "lms_opscheck.fixtures.reviews",
     "lms_opscheck.fixtures.plugin",
     "lms_opscheck.fixtures.verdict",
     "lms_opscheck.collector",

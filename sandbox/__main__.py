@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from lms_opscheck.config.durations import parse_duration
-from lms_opscheck.sandbox import faults, leases, stack
+from lms_opscheck.sandbox import faults, leases, monitoring, stack
 from lms_opscheck.sandbox.state import COMPONENTS, REDIS_AUTH_CHOICES
 
 PROG = "lms-opscheck-sandbox"
@@ -192,6 +192,7 @@ def _print_status(root: Path) -> int:
     active = [fault for fault in faults.active(root) if fault.switch not in ("stop", "hang")]
     if active:
         print(f"  faults: {', '.join(map(str, active))} ({PROG} fault clear)")
+    print(*monitoring.status_lines(root), sep="\n")
     return 0 if set(status.values()) == {"running"} else EXIT_NOT_RUNNING
 
 

@@ -79,6 +79,13 @@ INSERT INTO files (owner_id, path, size_bytes, content_type)
   SELECT 1 + i % 5, '/uploads/f' || i, 1024 * i, 'application/pdf' FROM generate_series(1, 50) i;
 """
 
+#: Rows the retention rules of environments/sandbox.yaml examine: audit entries of the last
+#: 300 days (the audit retention is 365 days; the sandbox's "cron" prunes older ones).
+_RETENTION_SEED = """
+INSERT INTO audit_logs (actor_id, action, created_at)
+  SELECT 1 + i % 5, 'login', now() - (i || ' days')::interval FROM generate_series(0, 299) AS i;
+"""
+
 
 def schema_sql(revision: str = ALEMBIC_REVISION) -> str:
-    return _TABLES + _SEED.format(revision=revision)
+    return _TABLES + _SEED.format(revision=revision) + _RETENTION_SEED

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lms_opscheck.sandbox import monitoring
 from lms_opscheck.sandbox.postgres import PostgresServer, bin_dir
 from lms_opscheck.sandbox.processes import is_alive, is_paused, port_accepts
 
@@ -106,6 +107,7 @@ class State:
             "SANDBOX_DRILL_LOG_DIR": str(self.dir / "backups" / "drill_logs"),
             "SANDBOX_FAULTS_DIR": str(self.dir / "faults"),
             "SANDBOX_APP_LOG_DIR": str(self.dir / "logs"),
+            **monitoring.environ(self.dir),
         }
 
     def pid_of(self, component: str) -> int | None:
