@@ -211,7 +211,7 @@ def _start(state: State, wanted: set[str], health: dict[str, bool]) -> None:
         if state.redis_auth == "none":
             state.redis_password = ""
         else:
-            state.redis_password = state.redis_password or secrets.token_urlsafe(16)
+            state.redis_password = state.redis_password or secrets.token_hex(16)
         state.redis_pid = start_redis(root / "redis", state.redis_port, state.redis_password)
     if "api" in wanted:
         stop_process(state.api_pid)
@@ -250,8 +250,8 @@ def _start_postgres(state: State) -> None:
     root = state.dir
     fresh = not (root / "pgdata" / "PG_VERSION").exists()
     state.pg_port = _same_port_if_free(state.pg_port)
-    state.pg_superuser_password = state.pg_superuser_password or secrets.token_urlsafe(16)
-    state.pg_password = state.pg_password or secrets.token_urlsafe(16)
+    state.pg_superuser_password = state.pg_superuser_password or secrets.token_hex(16)
+    state.pg_password = state.pg_password or secrets.token_hex(16)
     server = state.postgres
     if fresh:
         server.initdb(template=CACHE / "pgtemplate")

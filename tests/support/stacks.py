@@ -25,7 +25,7 @@ def sandbox_config(state: stack.State, **overrides: Any) -> dict[str, Any]:
     variables = state.environ()
     # ${VAR} and ${VAR:-default}, as config/loader.py reads them (an empty value is unset).
     text = re.sub(
-        r"\$\{(SANDBOX_[A-Z_]+)(?::-([^}]*))?\}",
+        r"\$\{(SANDBOX_[A-Z0-9_]+)(?::-([^}]*))?\}",
         lambda m: variables.get(m[1]) or (m[2] if m[2] is not None else m[0]),
         text,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,10 +61,8 @@ def test_the_documented_example_loads_with_both_log_locations(tmp_path: Path) ->
     example = Path(__file__).resolve().parents[2] / "environments" / "prod.example.yaml"
     env = load_environment(
         str(example),
-        environ={name: "placeholder" for name in (
-            "LMS_MONITOR_DB_PASSWORD", "LMS_REDIS_PASSWORD", "LMS_DRILL_DB_PASSWORD"
-        )},
-    )  # fmt: skip
+        environ={name: "placeholder" for name in re.findall(r"\$\{(LMS_\w+)", example.read_text())},
+    )
     assert env.artifacts.app_logs is not None and env.artifacts.app_logs.timezone == "Europe/Berlin"
     assert env.artifacts.app_logs == env.artifacts.access_logs  # one read serves both families
     assert env.policy.logs.max_lockouts == 5

@@ -199,7 +199,10 @@ def test_promql_templates_take_the_selector_and_window() -> None:
             "is not a plain scrape job name",
         ),
         ("policy: {capacity: {disk: {warning: 95%, critical: 90%}}}", "warning level is above"),
-        ("targets: {volumes: [{name: d, path: /, host: db-9}]}", "host 'db-9' is not under hosts"),
+        (
+            "targets: {volumes: [{name: d, path: /, host: db-9}]}",
+            "names a host that is not under hosts",
+        ),
         (
             "compliance: {retention_rules: [{table: 'a; drop', column: c, max_age: 1d}]}",
             "compliance.retention_rules.0.table",
