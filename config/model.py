@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from lms_opscheck.config.durations import Duration
 from lms_opscheck.config.governance import Attestation, Waiver
+from lms_opscheck.config.security import SecretsAge, SecurityPolicy, SecurityScans, TlsTargets
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
@@ -137,6 +138,7 @@ class Targets(Frozen):
     postgres: PostgresTarget | None = None
     redis: RedisTarget | None = None
     celery: CeleryTarget | None = None
+    tls: TlsTargets | None = None
 
 
 class BackupLocation(Frozen):
@@ -183,6 +185,7 @@ class RestoreDrill(Frozen):
 class Artifacts(Frozen):
     backups: BackupLocation | None = None
     drill_logs: DrillLogLocation | None = None
+    security_scans: SecurityScans | None = None
 
 
 class Policy(Frozen):
@@ -202,6 +205,7 @@ class Policy(Frozen):
     drill_grace: Duration = timedelta(days=1)
     drill_min_tables: Annotated[int, Field(ge=1)] = 8
     drill_log_retention: Duration = timedelta(days=90)
+    security: SecurityPolicy = SecurityPolicy()
 
 
 class Environment(Frozen):
@@ -218,6 +222,7 @@ class Environment(Frozen):
     artifacts: Artifacts = Artifacts()
     restore_drill: RestoreDrill | None = None
     policy: Policy = Policy()
+    secrets_age: SecretsAge | None = None
     #: Named secrets (API token, Vault token) for checks that need them; never shown in outputs.
     credentials: dict[str, Secret] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)

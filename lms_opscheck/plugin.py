@@ -8,6 +8,8 @@ pytest_plugins = [
     "lms_opscheck.fixtures.governance",
     "lms_opscheck.fixtures.backups",
     "lms_opscheck.fixtures.drill",
+    "lms_opscheck.fixtures.tls",
+    "lms_opscheck.fixtures.security",
     "lms_opscheck.fixtures.plugin",
     "lms_opscheck.fixtures.verdict",
     "lms_opscheck.collector",
