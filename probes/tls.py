@@ -22,7 +22,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import threading
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,7 +140,8 @@ def handshake(
     host, port = parts.hostname or "", parts.port or 443
     name = server_name or host
     inspect = _client_context(verify=False, seclevel0=True)
-    inspect.minimum_version = ssl.TLSVersion.TLSv1
+    with _old_versions_allowed():
+        inspect.minimum_version = ssl.TLSVersion.TLSv1
     try:
         with _connect(url, host, port, name, inspect, timeouts) as tls:
             der = tls.getpeercert(binary_form=True)
@@ -151,7 +156,8 @@ def handshake(
     if not at_least(version, "TLSv1.2"):
         # The server speaks nothing newer (CRT-04 fails it): judge its chain all the same.
         verify.set_ciphers("DEFAULT:@SECLEVEL=0")
-        verify.minimum_version = ssl.TLSVersion.TLSv1
+        with _old_versions_allowed():
+            verify.minimum_version = ssl.TLSVersion.TLSv1
     chain_error = _chain_error(url, host, port, name, verify, timeouts)
     legacy = {label: _accepts(url, host, port, name, v, timeouts) for label, v in LEGACY.items()}
     return Handshake(
@@ -235,7 +241,8 @@ def _accepts(
 ) -> bool | None:
     ctx = _client_context(verify=False, seclevel0=True)
     try:
-        ctx.minimum_version = ctx.maximum_version = version
+        with _old_versions_allowed():
+            ctx.minimum_version = ctx.maximum_version = version
     except (ValueError, ssl.SSLError):
         return None
     started = time.monotonic()
@@ -249,6 +256,20 @@ def _accepts(
         return False
     except (NoAnswer, Unreachable):
         return False
+
+
+_WARNINGS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _old_versions_allowed() -> Iterator[None]:
+    """Python deprecates naming TLS 1.0/1.1; offering them on purpose is the measurement.
+    (catch_warnings swaps process-wide state: one thread at a time, this message only.)"""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"ssl\.TLSVersion\.TLSv1", category=DeprecationWarning
+        )
+        yield
 
 
 def _label(version: ssl.TLSVersion) -> str:

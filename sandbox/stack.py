@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from lms_opscheck.sandbox import artifacts
+from lms_opscheck.sandbox import artifacts, security
 from lms_opscheck.sandbox.postgres import PostgresServer, bin_dir
 from lms_opscheck.sandbox.processes import (
     free_port,
@@ -97,6 +97,7 @@ class State:
             "SANDBOX_BACKUP_DIR": str(self.dir / "backups" / "db"),
             "SANDBOX_DRILL_LOG_DIR": str(self.dir / "backups" / "drill_logs"),
             "SANDBOX_FAULTS_DIR": str(self.dir / "faults"),
+            **security.environ(self.dir),
         }
 
     def health(self) -> dict[str, bool]:
@@ -253,6 +254,7 @@ def _cron(state: State) -> None:
     backups = state.dir / "backups"
     newest = artifacts.refresh_backups(state.postgres, "lms", backups / "db", now)
     artifacts.refresh_drill_logs(state.postgres, newest, backups / "drill_logs", now)
+    security.refresh(state)
 
 
 def down(root: Path = DEFAULT_ROOT) -> bool:
@@ -263,6 +265,7 @@ def down(root: Path = DEFAULT_ROOT) -> bool:
             return False
         for pid in (state.worker_pid, state.api_pid, state.redis_pid):
             stop(pid)
+        security.stop_tls(root)
         state.postgres.stop()
         state.worker_pid = state.api_pid = state.redis_pid = 0
         _save(state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -119,7 +120,9 @@ def serving(
         ctx.load_cert_chain(str(pem))
         if versions is not None:
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-            ctx.minimum_version, ctx.maximum_version = versions
+            with warnings.catch_warnings():  # old versions on purpose: the server under test
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version, ctx.maximum_version = versions
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         scheme = "https"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
