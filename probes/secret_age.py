@@ -197,7 +197,7 @@ def _trim_nanoseconds(stamp: str) -> str:
     text = stamp.strip().replace("Z", "+00:00")
     if "." in text:
         head, _, tail = text.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
         zone = tail[len(digits) :]
         text = f"{head}.{digits[:6]}{zone}"
     return text
