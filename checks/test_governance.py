@@ -13,7 +13,7 @@ from lms_opscheck.config.model import Environment
 from lms_opscheck.fixtures.evidence import EvidenceLog
 from lms_opscheck.probes.attestations import CATALOGUE, ITEMS, attestation_status
 from lms_opscheck.probes.thresholds import Level
-from lms_opscheck.probes.waivers import overlong, waiver_status
+from lms_opscheck.probes.waivers import FINDING_CONTROLS, overlong, waiver_status
 
 
 class GovernanceWarning(UserWarning):
@@ -38,7 +38,7 @@ def test_no_waiver_has_expired(
     longest = governance_policy.max_waiver_length
     for status in statuses:
         evidence.record(
-            status.waiver.control,
+            status.waiver.subject,
             status.state,
             threshold=f"expires {status.waiver.expires.isoformat()}",
             target=status.waiver.ticket,
@@ -67,11 +67,23 @@ def test_every_waiver_names_a_declared_control(
 ) -> None:
     """A waiver waives a control a check declares: a mistyped id would waive nothing, silently."""
     unknown = sorted({w.control for w in environment.waivers} - declared_controls)
+    # A finding waiver of a control that reads no findings would waive nothing, silently.
+    stray = sorted(
+        w.subject
+        for w in environment.waivers
+        if w.finding is not None and w.control not in FINDING_CONTROLS
+    )
     evidence.record("waivers", len(environment.waivers), target=environment.name)
     evidence.record("unknown_controls", unknown, threshold="none")
+    evidence.record("findings_on_other_controls", stray, threshold="none")
     assert not unknown, (
         f"{len(unknown)} waiver(s) in {environment.name} name a control no check declares: "
         f"{', '.join(unknown)} ({len(declared_controls)} controls declared)"
+    )
+    assert not stray, (
+        f"{len(stray)} waiver(s) in {environment.name} name a finding of a control that has no "
+        f"findings: {', '.join(stray)}; per-finding waivers apply to "
+        f"{', '.join(sorted(FINDING_CONTROLS))}"
     )
 
 

@@ -12,6 +12,9 @@ from lms_opscheck.config.durations import Duration, parse_duration
 
 _RELATIVE = re.compile(r"^\s*(?:(?P<ago>\d+\s*[a-z]+)\s+ago|in\s+(?P<ahead>\d+\s*[a-z]+))\s*$")
 _CONTROL_ID = r"^[A-Z]{2,5}-\d{2,3}$"
+#: A vulnerability id (CVE-2024-23342, GHSA-..., PYSEC-2024-1) or a bandit
+#: ``test_id:path:line`` (B602:app/utils.py:41).
+_FINDING = re.compile(r"^(?:[A-Z][A-Z0-9]*-[A-Za-z0-9][A-Za-z0-9._-]*|B\d{3}:[^:\s]+:\d+)$")
 
 
 def parse_day(value: Any, *, today: date | None = None) -> date:
@@ -55,6 +58,19 @@ class Waiver(_Frozen):
     expires: Day
     #: how long before ``expires`` the governance check starts warning.
     warn_before: Duration = timedelta(days=7)
+    #: one finding of the control (a vulnerability id, or bandit ``test_id:path:line``): the
+    #: check accepts that finding only; the control itself is never waived by it.
+    finding: str | None = None
+
+    @field_validator("finding")
+    @classmethod
+    def _finding(cls, finding: str | None) -> str | None:
+        if finding is not None and not _FINDING.match(finding):
+            raise ValueError(
+                "expected a vulnerability id (CVE-2024-23342, GHSA-..., PYSEC-...) or a bandit "
+                "finding test_id:path:line (B602:app/utils.py:41)"
+            )
+        return finding
 
     @field_validator("control")
     @classmethod
@@ -69,9 +85,14 @@ class Waiver(_Frozen):
     def in_force(self, today: date) -> bool:
         return today <= self.expires
 
+    @property
+    def subject(self) -> str:
+        """What it waives: ``SEC-04`` or ``SEC-04 finding CVE-2024-23342``."""
+        return f"{self.control} finding {self.finding}" if self.finding else self.control
+
     def describe(self) -> str:
         return (
-            f"waiver of {self.control} ({self.ticket}, approved by {self.approver}) "
+            f"waiver of {self.subject} ({self.ticket}, approved by {self.approver}) "
             f"expires {self.expires.isoformat()}"
         )
 

@@ -30,6 +30,7 @@ from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.config.monitoring import GrafanaTarget, PrometheusTarget, SentryTarget, Slo
 from lms_opscheck.config.performance import K6Summaries
 from lms_opscheck.config.search import ENV_NAME
+from lms_opscheck.config.security import SecretsAge, SecurityPolicy, SecurityScans, TlsTargets
 
 
 def _whole_number(value: object) -> object:
@@ -250,6 +251,7 @@ class Targets(Frozen):
     sentry: SentryTarget | None = None
     grafana: GrafanaTarget | None = None
     volumes: list[Volume] = Field(default_factory=list)
+    tls: TlsTargets | None = None
 
 
 class StampedLocation(Frozen):
@@ -319,6 +321,7 @@ class Artifacts(Frozen):
     app_logs: LogLocation | None = None
     access_logs: LogLocation | None = None
     k6: K6Summaries | None = None
+    security_scans: SecurityScans | None = None
 
 
 class Policy(Frozen):
@@ -341,6 +344,7 @@ class Policy(Frozen):
     logs: LogPolicy = LogPolicy()
     slo: Slo = Slo()
     capacity: CapacityPolicy = CapacityPolicy()
+    security: SecurityPolicy = SecurityPolicy()
 
 
 class Environment(Frozen):
@@ -358,6 +362,7 @@ class Environment(Frozen):
     restore_drill: RestoreDrill | None = None
     policy: Policy = Policy()
     compliance: Compliance | None = None
+    secrets_age: SecretsAge | None = None
     #: Named secrets (API token, Vault token) for checks that need them; never shown in outputs.
     credentials: dict[str, Secret] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)

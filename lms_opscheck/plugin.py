@@ -11,6 +11,8 @@ pytest_plugins = [
     "lms_opscheck.fixtures.drill",
     "lms_opscheck.fixtures.logs",
     "lms_opscheck.fixtures.reviews",
+    "lms_opscheck.fixtures.tls",
+    "lms_opscheck.fixtures.security",
     "lms_opscheck.fixtures.plugin",
     "lms_opscheck.fixtures.verdict",
     "lms_opscheck.collector",

@@ -143,6 +143,17 @@ def _slow_ms(settings: ApiSettings) -> float:
         return 0.0
 
 
+def _dropped_header(settings: ApiSettings) -> str:
+    """Fault ``drop_header``: the file names one security header the API stops sending."""
+    path = _fault_file(settings, "drop_header")
+    if path is None:
+        return ""
+    try:
+        return path.read_text().strip().lower()
+    except OSError:
+        return ""
+
+
 class _Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -191,9 +202,11 @@ class _EdgeMiddleware:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = MutableHeaders(scope=message)
+                dropped = _dropped_header(self.settings)
                 for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if https:
+                    if name.lower() != dropped:
+                        headers.setdefault(name, value)
+                if https and dropped != "strict-transport-security":
                     headers.setdefault("Strict-Transport-Security", HSTS_VALUE)
             await send(message)
 

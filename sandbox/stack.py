@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lms_opscheck.sandbox import artifacts, leases, monitoring
+from lms_opscheck.sandbox import artifacts, leases, monitoring, security
 from lms_opscheck.sandbox import logs as app_logs
 from lms_opscheck.sandbox.processes import free_port, port_accepts, resume, spawn, wait_until
 from lms_opscheck.sandbox.processes import stop as stop_process
@@ -122,6 +122,7 @@ def down(root: Path = DEFAULT_ROOT) -> bool:
             return False
         _stop(state, COMPONENTS)
         monitoring.stop_all(root)
+        security.stop_tls(root)
         state.started_by = ""
         save_state(state)
         return True
@@ -159,6 +160,7 @@ def leave_run(root: Path = DEFAULT_ROOT) -> bool:
             return False
         _stop(state, COMPONENTS)
         monitoring.stop_all(root)
+        security.stop_tls(root)
         state.started_by = ""
         save_state(state)
         return True
@@ -321,3 +323,4 @@ def _cron(state: State) -> None:
     artifacts.refresh_drill_logs(state.postgres, newest, backups / "drill_logs", now)
     app_logs.refresh(state.dir / "logs", state.api_port, now)
     monitoring.catch_up(state.dir, state.api_port, state.postgres)
+    security.refresh(state)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lms_opscheck.sandbox import monitoring
+from lms_opscheck.sandbox import monitoring, security
 from lms_opscheck.sandbox.postgres import PostgresServer, bin_dir
 from lms_opscheck.sandbox.processes import is_alive, is_paused, port_accepts
 
@@ -108,6 +108,7 @@ class State:
             "SANDBOX_FAULTS_DIR": str(self.dir / "faults"),
             "SANDBOX_APP_LOG_DIR": str(self.dir / "logs"),
             **monitoring.environ(self.dir),
+            **security.environ(self.dir),
         }
 
     def pid_of(self, component: str) -> int | None:
