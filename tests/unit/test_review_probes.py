@@ -3,6 +3,7 @@ Prometheus API envelope, the new configuration keys."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -218,10 +219,7 @@ def test_bad_review_configuration_is_one_line(tmp_path: Path, yaml: str, problem
 
 
 def test_the_documented_example_environment_loads() -> None:
-    secrets = ("LMS_MONITOR_DB_PASSWORD", "LMS_REDIS_PASSWORD", "LMS_DRILL_DB_PASSWORD")
-    environ = {
-        name: "example-secret" for name in (*secrets, "LMS_SENTRY_TOKEN", "LMS_GRAFANA_TOKEN")
-    }
+    environ = {name: "example-secret" for name in re.findall(r"\$\{(LMS_\w+)", EXAMPLE.read_text())}
     env = load_environment(str(EXAMPLE), environ=environ)
     assert env.targets.prometheus is not None and env.artifacts.k6 is not None
     assert env.ownership.functions and env.compliance and len(env.targets.volumes) == 3
