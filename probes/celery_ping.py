@@ -28,6 +28,7 @@ import redis
 
 from lms_opscheck.config.durations import format_duration
 from lms_opscheck.config.model import CeleryTarget, RedisTarget, Timeouts
+from lms_opscheck.probes.errors import Unreachable
 from lms_opscheck.probes.redis_ping import call, client
 
 #: Celery's default ``control_exchange``.
@@ -70,7 +71,10 @@ def ping_workers(target: CeleryTarget, timeouts: Timeouts, budget: timedelta) ->
     # BRPOP blocks up to a whole window: the socket must wait longer than that.
     listen = timeouts.request + timedelta(seconds=max(WINDOWS))
     with client(broker, timeouts, read_timeout=listen) as conn:
-        call(broker, conn.ping)  # broker down or credentials rejected: an error, not "no worker"
+        try:  # broker down or credentials rejected: an error, never "no worker answered"
+            call(broker, conn.ping)
+        except Unreachable as exc:
+            raise Unreachable(exc.target, f"broker unreachable ({exc.problem})") from None
         with _reply_queue(conn, broker) as queue:
             answered, reached = _broadcasts(conn, queue, target, broker.db, budget, started)
     matching = tuple(n for n in answered if n.startswith(target.worker_prefix or ""))
