@@ -137,3 +137,40 @@ def test_broker_password_with_url_characters_works_and_a_wrong_one_is_rejected_u
             if path.is_file():
                 data = path.read_bytes()
                 assert not any(form.encode() in data for form in forms), path
+
+
+def test_under_xdist_the_broker_is_pinged_once_per_run_not_once_per_worker(
+    tmp_path: Path, open_broker: Broker
+) -> None:
+    writes = open_broker.writes()
+    config = open_broker.celery()
+    # Redis checks too, so that both workers run checks needing the run's measurements.
+    redis_target = {"host": "127.0.0.1", "port": open_broker.port, "auth": "network-isolated"}
+    config["targets"]["redis"] = redis_target
+    env_file = write_env(tmp_path / "env.yaml", config)
+    run = run_suite(
+        "-m",
+        "daily",
+        f"--env={env_file}",
+        "-n",
+        "2",
+        "-o",
+        "opscheck_xdist_min_replicas=0",
+        "-v",
+        out=tmp_path / "out",
+    )
+    assert run.only("test_enough_celery_workers").outcome == "passed", run.output
+    assert run.only("test_redis_answers_ping").outcome == "passed", run.output
+    assert "ignored" not in run.stdout  # really distributed
+    assert "[gw0]" in run.stdout and "[gw1]" in run.stdout  # both workers ran checks
+    assert delta(open_broker.writes(), writes)["publish"] == 1
+    assert not list(run.run_dir.glob(".measurements-*"))  # the shared outcomes are cleaned up
+
+
+def test_n_is_ignored_with_its_reason_where_it_cannot_help(
+    tmp_path: Path, open_broker: Broker
+) -> None:
+    env_file = write_env(tmp_path / "env.yaml", open_broker.celery())
+    run = run_suite("-m", "daily", f"--env={env_file}", "-n", "2", out=tmp_path / "out")
+    assert "lms-opscheck: -n 2 ignored: 0 API replica(s) < 200" in run.stdout
+    assert run.only("test_enough_celery_workers").outcome == "passed", run.output

@@ -126,6 +126,8 @@ def test_wrong_database_password_is_an_error_and_never_printed(
         f"--env={env_file}",
         "-n",
         "2",
+        "-o",
+        "opscheck_xdist_min_replicas=0",  # really distributed: secrets cross to the controller
         out=tmp_path / "out",
         env={"CANARY_PG": canary},
     )
