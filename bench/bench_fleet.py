@@ -4,8 +4,8 @@
    same URLs (target: <= 0.3x), with the errors and the worst latency it reported (must be 0).
 2. ``pytest -m daily`` on 200 replicas (4 API checks each) against 1 replica (target: <= 3x),
    also without allure-pytest's listener, to show what the per-check reporting costs.
-3. ``-n 2`` against serial: on the daily sandbox selection (where -n is ignored) and on the
-   200-replica environment (where it is honoured).
+3. ``-n 2`` against serial, on the 200-replica environment and on the daily sandbox selection:
+   as run by default (a checks run ignores -n) and honoured (``-o opscheck_xdist=honour``).
 
 Runs alternate so that machine noise hits every variant alike; medians are printed.
 Usage: python bench/bench_fleet.py [--rounds N] [--replicas N] [--no-sandbox]
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from lms_opscheck.config.model import Environment  # noqa: E402
-from lms_opscheck.fixtures.measurements import XDIST_MIN_REPLICAS, measure  # noqa: E402
+from lms_opscheck.fixtures.measurements import measure  # noqa: E402
 from tests.support.fleet import fleet  # noqa: E402
 
 Sample = tuple[float, str]  # seconds, and a note (exit code, errors) that must stay clean
@@ -138,16 +138,21 @@ def main() -> None:
         ratio(f"{count} / 1 replica", values[1], values[0], target=3)
         ratio(f"{count} / 1 replica without allure-pytest", values[3], values[2], target=3)
 
-        honoured = "honoured" if count >= XDIST_MIN_REPLICAS else "ignored"
-        print(f"\n3. -n 2 vs serial on the {count}-replica environment (-n {honoured})")
+        print(f"\n3. -n 2 vs serial on the {count}-replica environment")
+        honour = ["-o", "opscheck_xdist=honour"]
         m = alternate(
             rounds,
             {
                 "serial": lambda: pytest_run([f"--env={many}"]),
-                "-n 2": lambda: pytest_run([f"--env={many}", "-n", "2"]),
+                "-n 2 (ignored by default)": lambda: pytest_run([f"--env={many}", "-n", "2"]),
+                "-n 2, honoured (-o opscheck_xdist=honour)": lambda: pytest_run(
+                    [f"--env={many}", "-n", "2", *honour]
+                ),
             },
         )
-        ratio("-n 2 / serial", m["-n 2"], m["serial"])
+        ratio("-n 2 / serial", m["-n 2 (ignored by default)"], m["serial"])
+        honoured = m["-n 2, honoured (-o opscheck_xdist=honour)"]
+        ratio("-n 2 honoured / serial", honoured, m["serial"])
 
     if options.no_sandbox:
         return
@@ -156,21 +161,23 @@ def main() -> None:
     state, started = stack.up()
     try:
         sandbox = {**os.environ, **state.environ()}
-        print("\n4. -n 2 vs serial on the daily selection of the sandbox (-n ignored)")
+        print("\n4. -n 2 vs serial on the daily selection of the sandbox")
         m = alternate(
             rounds,
             {
                 "serial": lambda: pytest_run(["--env", "sandbox"], sandbox),
-                "-n 2": lambda: pytest_run(["--env", "sandbox", "-n", "2"], sandbox),
-                "-n 2, forced (opscheck_xdist_min_replicas=0)": lambda: pytest_run(
-                    ["--env", "sandbox", "-n", "2", "-o", "opscheck_xdist_min_replicas=0"],
+                "-n 2 (ignored by default)": lambda: pytest_run(
+                    ["--env", "sandbox", "-n", "2"], sandbox
+                ),
+                "-n 2, honoured (-o opscheck_xdist=honour)": lambda: pytest_run(
+                    ["--env", "sandbox", "-n", "2", "-o", "opscheck_xdist=honour"],
                     sandbox,
                 ),
             },
         )
-        ratio("-n 2 / serial", m["-n 2"], m["serial"])
-        forced = m["-n 2, forced (opscheck_xdist_min_replicas=0)"]
-        ratio("-n 2 forced / serial", forced, m["serial"])
+        ratio("-n 2 / serial", m["-n 2 (ignored by default)"], m["serial"])
+        honoured = m["-n 2, honoured (-o opscheck_xdist=honour)"]
+        ratio("-n 2 honoured / serial", honoured, m["serial"])
     finally:
         if started:
             stack.down()

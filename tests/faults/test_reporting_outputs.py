@@ -70,7 +70,7 @@ def test_broken_stack_reaches_on_call_with_evidence_and_without_secrets(
         "-n",
         "2",
         "-o",
-        "opscheck_xdist_min_replicas=0",  # keep xdist although the sandbox has one replica
+        "opscheck_xdist=honour",  # keep xdist although the sandbox has one replica
         f"--alertmanager={am_url}",
         f"--textfile={prom}",
         out=tmp_path / "out",
