@@ -77,6 +77,8 @@ _USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
 #: A ":" anywhere before an "@": a password, even one holding "/", "#" or "?" (which end the
 #: authority for a URL parser, so the prefix of the password would be printed as a host).
 _PASSWORD_IN_URI = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*:[^@\s]*@", re.I)
+_HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_HOST_PORT = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 #: Shorter secrets cannot be masked in outputs without masking ordinary text as well.
 MIN_SECRET_LENGTH = 4
 Secret = SecretStr
@@ -183,7 +185,22 @@ class ApiTarget(Frozen):
     health_path: str = "/api/v1/health"
     ready_path: str = "/api/v1/ready"
     metrics_path: str = "/metrics"
+    #: Series /metrics must expose (a histogram or counter counts by its family name).
+    metrics_series: list[str] = Field(
+        default_factory=lambda: [
+            "http_requests_total",
+            "http_request_duration_seconds",
+            "http_requests_in_progress",
+        ]
+    )
     verify_tls: bool = True
+    #: CA bundle that signed the replicas' certificates (an internal CA); system CAs if unset.
+    ca_file: Path | None = None
+    #: Host header sent to every replica address (the LMS answers 400 "Invalid host header" to
+    #: a Host not in its TRUSTED_HOSTS); the URL's host when unset.
+    host_header: str | None = None
+    #: TLS server name (SNI and the certificate's name); host_header's host when unset.
+    tls_server_name: str | None = None
 
     @field_validator("replicas")
     @classmethod
@@ -197,7 +214,35 @@ class ApiTarget(Frozen):
                     f"replica {index} carries credentials in its URL; URLs are printed "
                     "in test ids and alerts, so health endpoints must not need them"
                 )
+            if "?" in url or "#" in url:
+                raise ValueError(
+                    f"replica {index} has a query string or fragment; give the base URL only "
+                    "(paths are appended to it, and URLs are printed in test ids and alerts)"
+                )
         return [url.rstrip("/") for url in replicas]
+
+    @field_validator("host_header")
+    @classmethod
+    def _host_header(cls, host: str | None) -> str | None:
+        if host is not None and not _HOST_PORT.match(host):
+            raise ValueError("not a host name with an optional :port")
+        return host
+
+    @field_validator("tls_server_name")
+    @classmethod
+    def _server_name(cls, name: str | None) -> str | None:
+        if name is not None and not _HOST_NAME.match(name):
+            raise ValueError("not a DNS host name")
+        return name
+
+    @property
+    def server_name(self) -> str | None:
+        """The TLS server name to present, if it is not the replica URL's own host."""
+        if self.tls_server_name:
+            return self.tls_server_name
+        if self.host_header:
+            return self.host_header.rsplit(":", 1)[0] if "]" not in self.host_header else None
+        return None
 
 
 class PostgresTarget(Frozen):
@@ -220,25 +265,24 @@ class RedisTarget(Frozen):
     username: str | None = None
     password: Secret | None = None
     tls: bool = False
+    #: ``required``: SEC-01 checks that Redis refuses clients without credentials.
+    #: ``network-isolated``: the environment declares that only the application's network
+    #: reaches Redis (as the LMS's compose files run it, without a password); SEC-01 is then
+    #: reported not applicable, with this declaration as the reason.
+    auth: Literal["required", "network-isolated"] = "required"
 
     @property
     def label(self) -> str:
         scheme = "rediss" if self.tls else "redis"
         return f"{scheme}://{self.host}:{self.port}/{self.db}"
 
-    def url(self, *, reveal: bool = False) -> str:
-        """The connection URL; the password only when ``reveal`` (for clients, never for logs)."""
-        auth = ""
-        if self.password is not None:
-            secret = self.password.get_secret_value() if reveal else "***"
-            auth = f"{self.username or ''}:{secret}@"
-        return self.label.replace("://", f"://{auth}", 1)
-
 
 class CeleryTarget(Frozen):
     broker: RedisTarget
     app: str = "app.tasks.celery_app.celery_app"
     min_workers: Annotated[Count, Field(ge=1)] = 1
+    #: Count only workers whose name starts with this; unset counts every worker that answers
+    #: (the LMS starts its workers without -n, so they are named ``celery@<host>``).
     worker_prefix: str | None = None
 
 

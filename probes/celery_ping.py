@@ -1,112 +1,198 @@
-"""Celery measurements: which workers answer a broadcast ping, within a bounded budget."""
+"""Celery measurements: which workers answer a broadcast ping, within a bounded budget.
+
+This speaks Celery's control protocol over a Redis broker exactly as ``celery inspect ping``
+does (kombu's Redis transport wire format), but with one redis-py connection of our own, so
+that the check writes only what the protocol needs and removes what it can (README, "What the
+Celery ping writes"). kombu's own consumer would also sweep binding tables, refresh deadlines
+and restore other consumers' unacknowledged messages: none of that belongs in a health check.
+
+  SADD    _kombu.binding.reply.celery.pidbox  <binding of our reply queue>   so replies reach us
+  PUBLISH /<db>.celery.pidbox  <ping>         once per broadcast, at most len(WINDOWS) times
+          (each worker: SMEMBERS the table, LPUSH <oid>.reply.celery.pidbox <pong>; we BRPOP it)
+  SREM + DEL in one transaction at the end: the binding and any reply left in our queue.
+"""
 
 from __future__ import annotations
 
-import functools
+import base64
+import json
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+
+import redis
 
 from lms_opscheck.config.durations import format_duration
-from lms_opscheck.config.model import CeleryTarget, Timeouts
-from lms_opscheck.probes.errors import Rejected, Unreachable
+from lms_opscheck.config.model import CeleryTarget, RedisTarget, Timeouts
+from lms_opscheck.probes.errors import Unreachable
+from lms_opscheck.probes.redis_ping import call, client
 
-if TYPE_CHECKING:
-    from celery import Celery
-
-#: One broadcast's wait; a live worker over Redis misses about 1 broadcast in 5 at this value.
-ATTEMPT_TIMEOUT = timedelta(milliseconds=500)
+#: Celery's default ``control_exchange``.
+EXCHANGE = "celery"
+#: How long each broadcast listens for answers: a live worker over Redis misses about one
+#: broadcast in five at 0.5 s, so each retry waits longer (back-off), within the budget.
+WINDOWS = (0.5, 1.0, 2.0)
+#: Once enough workers answered, listen this much longer for workers answering at the same time.
+SETTLE = 0.05
+#: kombu's separator in binding members and priority queue names, and its priority steps.
+_SEP = "\x06\x16"
+_PRIORITIES = ("", f"{_SEP}3", f"{_SEP}6", f"{_SEP}9")
 
 
 @dataclass(frozen=True)
 class WorkerPing:
     broker: str
+    #: Every worker that answered, in order of answer, whatever its name.
+    answered: tuple[str, ...]
+    #: Those whose name starts with the target's ``worker_prefix`` (all of them without one).
     workers: tuple[str, ...]
-    attempts: int
+    prefix: str | None
+    broadcasts: int
+    #: Subscribers each broadcast reached (Redis PUBLISH's answer): 0 means no worker listens.
+    reached: tuple[int, ...]
     elapsed: timedelta
 
     def __str__(self) -> str:
-        names = ", ".join(self.workers) or "none"
+        names = ", ".join(self.answered) or "none"
         return (
-            f"{len(self.workers)} worker(s) answered ping on {self.broker} after {self.attempts} "
-            f"attempt(s) in {format_duration(self.elapsed)}: {names}"
+            f"{len(self.answered)} worker(s) answered ping on {self.broker} after "
+            f"{self.broadcasts} broadcast(s) in {format_duration(self.elapsed)}: {names}"
         )
 
 
 def ping_workers(target: CeleryTarget, timeouts: Timeouts, budget: timedelta) -> WorkerPing:
-    """Ping until ``min_workers`` answered or the budget is spent; tell a dead broker apart."""
-    broker = target.broker.label
-    app = _probe_app(target, timeouts)
+    """Broadcast until enough workers answered or the budget is spent; tell a dead broker apart."""
+    broker = target.broker
     started = time.monotonic()
-    import kombu.exceptions
-    import redis
-
-    conn = app.connection_for_write()
-    try:
-        _check_broker(conn, broker, timeouts)
-        # kombu publishes broadcasts with retry=True and no limit (Connection.ensure with
-        # max_retries=None): on our own connection, a lost broker fails at once instead.
-        conn.ensure = functools.partial(conn.ensure, max_retries=0)
-        seen: set[str] = set()
-        attempts = 0
-        while True:
-            attempts += 1
-            remaining = budget.total_seconds() - (time.monotonic() - started)
-            wait = max(0.05, min(ATTEMPT_TIMEOUT.total_seconds(), remaining))
-            replies = app.control.ping(timeout=wait, limit=target.min_workers, connection=conn)
-            seen.update(name for reply in replies for name in reply)
-            matching = [n for n in seen if n.startswith(target.worker_prefix or "")]
-            if len(matching) >= target.min_workers or remaining <= wait:
-                break
-    except (OSError, kombu.exceptions.OperationalError, redis.RedisError) as exc:
-        raise Unreachable(broker, f"broker lost during ping ({_first_line(exc)})") from None
-    finally:
-        conn.release()
-        app.close()
+    # BRPOP blocks up to a whole window: the socket must wait longer than that.
+    listen = timeouts.request + timedelta(seconds=max(WINDOWS))
+    with client(broker, timeouts, read_timeout=listen) as conn:
+        try:  # broker down or credentials rejected: an error, never "no worker answered"
+            call(broker, conn.ping)
+        except Unreachable as exc:
+            raise Unreachable(exc.target, f"broker unreachable ({exc.problem})") from None
+        with _reply_queue(conn, broker) as queue:
+            answered, reached = _broadcasts(conn, queue, target, broker.db, budget, started)
+    matching = tuple(n for n in answered if n.startswith(target.worker_prefix or ""))
     elapsed = timedelta(seconds=time.monotonic() - started)
-    return WorkerPing(broker, tuple(sorted(matching)), attempts, elapsed)
-
-
-def _probe_app(target: CeleryTarget, timeouts: Timeouts) -> Celery:
-    from celery import Celery  # imported here: it costs ~0.3 s and only this check needs it
-
-    connect = timeouts.connect.total_seconds()
-    request = timeouts.request.total_seconds()
-    app = Celery("lms-opscheck", set_as_current=False)
-    app.conf.update(
-        broker_url=target.broker.url(reveal=True),
-        broker_connection_timeout=connect,
-        broker_connection_retry=False,
-        broker_connection_retry_on_startup=False,
-        broker_connection_max_retries=0,
-        broker_transport_options={
-            "socket_connect_timeout": connect,
-            "socket_timeout": request,
-            "max_retries": 0,
-        },
-        result_backend=None,
+    return WorkerPing(
+        broker.label, answered, matching, target.worker_prefix, len(reached), reached, elapsed
     )
-    return app
 
 
-def _check_broker(conn: Any, broker: str, timeouts: Timeouts) -> None:
-    """One bounded connection attempt, so 'broker down' is not mistaken for 'no worker'."""
-    import kombu.exceptions
-    import redis
+@dataclass(frozen=True)
+class _Queue:
+    oid: str
 
+    @property
+    def name(self) -> str:
+        return f"{self.oid}.reply.{EXCHANGE}.pidbox"
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.name + priority for priority in _PRIORITIES]
+
+    @property
+    def table(self) -> str:
+        return f"_kombu.binding.reply.{EXCHANGE}.pidbox"
+
+    @property
+    def member(self) -> str:
+        return _SEP.join([self.oid, "", self.name])
+
+
+@contextmanager
+def _reply_queue(conn: redis.Redis, broker: RedisTarget) -> Iterator[_Queue]:
+    """Our reply queue's binding, removed at the end with whatever replies are left in it."""
+    queue = _Queue(str(uuid.uuid4()))
+    call(broker, lambda: conn.sadd(queue.table, queue.member))
     try:
-        conn.ensure_connection(max_retries=0, timeout=timeouts.connect.total_seconds())
-        conn.default_channel.client.ping()
-    except redis.AuthenticationError as exc:
-        raise Rejected(broker, f"broker rejected the credentials ({exc})") from None
-    except redis.ResponseError as exc:
-        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
-            raise Rejected(broker, f"broker rejected the credentials ({exc})") from None
-        raise Unreachable(broker, f"broker error ({exc})") from None
-    except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
-        raise Unreachable(broker, f"broker unreachable ({_first_line(exc)})") from None
+        yield queue
+    finally:
+        try:
+            with conn.pipeline(transaction=True) as pipe:
+                pipe.srem(queue.table, queue.member)
+                pipe.delete(*queue.keys)
+                pipe.execute()
+        except redis.RedisError:
+            pass  # the broker went away mid-check: the measurement already reports that
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
+def _broadcasts(
+    conn: redis.Redis,
+    queue: _Queue,
+    target: CeleryTarget,
+    db: int,
+    budget: timedelta,
+    started: float,
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    answered: dict[str, None] = {}  # ordered set
+    reached: list[int] = []
+    prefix = target.worker_prefix or ""
+
+    def enough() -> bool:
+        return sum(1 for name in answered if name.startswith(prefix)) >= target.min_workers
+
+    for window in WINDOWS:
+        left = budget.total_seconds() - (time.monotonic() - started)
+        if left < SETTLE:
+            break
+        window = min(window, left)
+        ping = _ping_message(queue.oid, window)
+        reached.append(int(call(target.broker, partial(conn.publish, _topic(db), ping))))
+        window_end = time.monotonic() + window
+        while (wait := window_end - time.monotonic()) > 0.01:
+            wait = min(wait, SETTLE) if enough() else wait
+            item = call(target.broker, partial(conn.brpop, queue.keys, timeout=wait))
+            if item is None:
+                break  # the window (or the settle time after enough answers) passed quietly
+            answered.update(dict.fromkeys(_workers_in(item[1])))
+        if enough():
+            break
+    return tuple(answered), tuple(reached)
+
+
+def _topic(db: int) -> str:
+    return f"/{db}.{EXCHANGE}.pidbox"
+
+
+def _ping_message(oid: str, window: float) -> str:
+    """kombu's Redis envelope around Celery's ``ping`` control message (JSON, base64 body)."""
+    message = {
+        "method": "ping",
+        "arguments": {},
+        "destination": None,
+        "pattern": None,
+        "matcher": None,
+        "ticket": str(uuid.uuid4()),
+        "reply_to": {"exchange": f"reply.{EXCHANGE}.pidbox", "routing_key": oid},
+    }
+    return json.dumps(
+        {
+            "body": base64.b64encode(json.dumps(message).encode()).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": {"clock": 1, "expires": time.time() + window},
+            "properties": {
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": f"{EXCHANGE}.pidbox", "routing_key": ""},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    )
+
+
+def _workers_in(raw: bytes | str) -> list[str]:
+    """The worker names in one reply (``{"celery@host": {"ok": "pong"}}``); none if unreadable."""
+    try:
+        envelope = json.loads(raw)
+        body = json.loads(base64.b64decode(envelope["body"]))
+    except (ValueError, KeyError, TypeError):
+        return []
+    return [str(name) for name in body] if isinstance(body, dict) else []

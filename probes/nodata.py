@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from lms_opscheck.config.model import Timeouts
-from lms_opscheck.probes import http
+from lms_opscheck.probes import http_sync as http
 from lms_opscheck.probes.errors import MeasurementError
 
 

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from lms_opscheck.config.monitoring import GrafanaTarget, SentryTarget
-from lms_opscheck.probes import http
+from lms_opscheck.probes import http_sync as http
 from lms_opscheck.probes.errors import Rejected, Unreadable
 from lms_opscheck.probes.nodata import NoData
 

@@ -75,7 +75,7 @@ def ping_database(target: PostgresTarget, timeouts: Timeouts) -> DatabasePing:
 
 
 def _classify(target: PostgresTarget, exc: psycopg.OperationalError) -> MeasurementError:
-    text = _first_line(exc)
+    text = _cause(exc)
     lowered = text.lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return Rejected(target.label, f"credentials rejected ({text})")
@@ -86,7 +86,20 @@ def _classify(target: PostgresTarget, exc: psycopg.OperationalError) -> Measurem
     return Unreachable(target.label, text)
 
 
+def _cause(exc: BaseException) -> str:
+    """libpq's cause, then its hint: ``Connection refused (Is the server running ...?)``.
+
+    libpq writes ``connection failed: connection to server at "h", port p failed: CAUSE``
+    and then a hint line; the cause is the part that tells on-call what happened.
+    """
+    lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    cause = lines[0].rsplit(" failed: ", 1)[-1]
+    hints = [line for line in lines[1:] if not line.startswith("connection to server")]
+    return f"{cause} ({' '.join(hints)})" if hints else cause
+
+
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    # libpq prefixes "connection failed: connection to server at ... failed:"; keep the cause.
-    return lines[-1] if lines else type(exc).__name__
+    return lines[0] if lines else type(exc).__name__

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from lms_opscheck.probes import http
+from lms_opscheck.probes import http_sync as http
 from lms_opscheck.probes.errors import Rejected, Unreadable
 from lms_opscheck.probes.nodata import NoData
 

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from lms_opscheck.probes.redaction import encodings
+from lms_opscheck.probes.redaction import encodings, fragments
 from lms_opscheck.sandbox import faults, stack
-from lms_opscheck.sandbox.processes import stop
+from lms_opscheck.sandbox.processes import free_port, stop
+from lms_opscheck.sandbox.redis_server import start_redis
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.stacks import black_hole, closed_port, hung_config, sandbox_config
 
 
 def daily(tmp_path: Path, config: dict[str, object], *extra: str) -> SuiteRun:
+    tmp_path.mkdir(exist_ok=True)
     env_file = write_env(tmp_path / "env.yaml", config)
     return run_suite("-m", "daily", f"--env={env_file}", *extra, out=tmp_path / "out")
 
@@ -51,14 +53,33 @@ def test_api_answering_500_fails_liveness_naming_url_status_and_expectation(
     assert run.exit_code == 1
 
 
-def test_slow_api_fails_liveness_with_latency_and_slo(
+def test_slow_api_fails_the_latency_control_only_and_its_waiver_hides_nothing_else(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
     faults.api_slow(live_stack.dir, timedelta(milliseconds=300))
     config = sandbox_config(live_stack, policy={"api_latency": "100ms"})
-    result = daily(tmp_path, config).only("test_api_replica_answers_liveness")
-    assert result.outcome == "failed"
-    assert "answered in" in result.message and "the latency SLO is 100ms" in result.message
+    run = daily(tmp_path, config)
+    latency = run.only("test_api_replica_answers_within_latency_slo")
+    assert latency.outcome == "failed"
+    api = f"http://127.0.0.1:{live_stack.api_port}/api/v1/health"
+    assert f"{api} answered in " in latency.message
+    assert "the latency SLO is 100ms (policy.api_latency)" in latency.message
+    assert run.only("test_api_replica_answers_liveness").outcome == "passed"
+
+    # A waiver for slow latency does not hide a 500: liveness is its own control.
+    (live_stack.dir / "faults" / "health_500").touch()
+    waiver = {
+        "control": "HLT-06",
+        "reason": "replica CPU upgrade scheduled",
+        "ticket": "OPS-9",
+        "approver": "Eng lead",
+        "expires": "in 10d",
+    }
+    run = daily(tmp_path / "waived", {**config, "waivers": [waiver]})
+    assert run.only("test_api_replica_answers_within_latency_slo").outcome == "skipped"
+    liveness = run.only("test_api_replica_answers_liveness")
+    assert liveness.outcome == "failed"
+    assert f"{api} answered 500 " in liveness.message and "expected 200" in liveness.message
 
 
 def test_degraded_readiness_names_the_dependency_that_is_down(
@@ -85,21 +106,24 @@ def test_stopped_api_is_an_error_naming_the_url(tmp_path: Path, live_stack: stac
         assert "could not measure" in result.message
 
 
-def test_stopped_postgres_is_an_error_naming_the_server(
+def test_stopped_postgres_is_an_error_naming_the_server_and_the_cause(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
     faults.stop(live_stack.dir, "postgres")
     result = daily(tmp_path, sandbox_config(live_stack)).only("test_database_answers_select_1")
     assert result.outcome == "error"
-    assert f"postgresql://lms@127.0.0.1:{live_stack.pg_port}/lms" in result.message
+    assert f"postgresql://lms@127.0.0.1:{live_stack.pg_port}/lms: Connection refused (Is the" in (
+        result.message
+    )
 
 
 def test_wrong_database_password_is_an_error_and_never_printed(
     tmp_path: Path, live_stack: stack.State
 ) -> None:
-    # Characters that XML, JSON and URLs escape: the scrub must catch every encoded form.
-    canary = 'Canary&<Db>"Pass\\word%7f3a9c'
-    forms = encodings(canary)
+    # Characters that XML, JSON and URLs escape or cut: every encoded form and every piece a
+    # URL parser could print must be scrubbed.
+    canary = 'Canary&<Db>"Pass\\word/Slash#Hash?Query%41-7f3a9c'
+    forms = {form for piece in {canary, *fragments(canary)} for form in encodings(piece)}
     config = sandbox_config(live_stack, targets={"postgres": {"password": "${CANARY_PG}"}})
     env_file = write_env(tmp_path / "env.yaml", config)
     run = run_suite(
@@ -108,6 +132,8 @@ def test_wrong_database_password_is_an_error_and_never_printed(
         f"--env={env_file}",
         "-n",
         "2",
+        "-o",
+        "opscheck_xdist=honour",  # really distributed: secrets cross to the controller
         out=tmp_path / "out",
         env={"CANARY_PG": canary},
     )
@@ -129,13 +155,10 @@ def test_redis_stopped_is_an_error(tmp_path: Path, live_stack: stack.State) -> N
 
 
 @pytest.mark.parametrize("configured", ["not-required", None], ids=["with", "without"])
-def test_redis_without_a_password_fails_the_auth_requirement(
+def test_redis_without_a_password_fails_only_the_auth_control(
     tmp_path: Path, configured: str | None
 ) -> None:
-    """Whether or not the environment declares a password, an open Redis is a finding."""
-    from lms_opscheck.sandbox.processes import free_port
-    from lms_opscheck.sandbox.redis_server import start_redis
-
+    """The LMS's compose files run Redis without a password: only SEC-01 says so."""
     port = free_port()
     pid = start_redis(tmp_path / "redis", port, password=None)
     try:
@@ -143,11 +166,30 @@ def test_redis_without_a_password_fails_the_auth_requirement(
         if configured:
             redis["password"] = configured
         config = {"name": "selftest", "targets": {"redis": redis}}
-        result = daily(tmp_path, config).only("test_redis_answers_ping")
+        run = daily(tmp_path, config)
+        isolated = daily(
+            tmp_path / "isolated",
+            {"name": "selftest", "targets": {"redis": {**redis, "auth": "network-isolated"}}},
+        )
     finally:
         stop(pid)
-    assert result.outcome == "failed"
-    assert f"redis://127.0.0.1:{port}/0 answered PING without a password" in result.message
+    auth = run.only("test_redis_refuses_unauthenticated_clients")
+    assert auth.outcome == "failed"
+    assert f"redis://127.0.0.1:{port}/0 answered PING without a password" in auth.message
+    assert auth.properties["control_id"] == "SEC-01"
+    assert "requirepass" in auth.properties["remediation"]
+    assert "CELERY_BROKER_URL" in auth.properties["remediation"]
+    redis_controls = {
+        r.properties["control_id"]: r.outcome
+        for r in run.checks.values()
+        if r.properties.get("control_id") in ("HLT-04", "HLT-08", "SEC-01")
+    }
+    assert redis_controls == {"HLT-04": "passed", "HLT-08": "passed", "SEC-01": "failed"}
+
+    skipped = isolated.only("test_redis_refuses_unauthenticated_clients")
+    assert skipped.outcome == "skipped"
+    assert "not applicable: declared network-isolated (targets.redis.auth)" in skipped.message
+    assert isolated.exit_code == 0, isolated.output
 
 
 def test_stopped_worker_fails_with_count_and_minimum(
@@ -181,9 +223,11 @@ def test_every_target_hung_costs_one_deadline_not_one_per_check(tmp_path: Path) 
         run = daily(tmp_path, config)
         elapsed = time.monotonic() - started
     health = {
-        n: r for n, r in run.checks.items() if r.properties.get("control_id", "")[:3] == "HLT"
+        n: r
+        for n, r in run.checks.items()
+        if r.properties.get("control_id", "")[:3] in ("HLT", "SEC")
     }
-    assert len(health) == 5, run.output
+    assert len(health) == 11, run.output
     assert {r.outcome for r in health.values()} == {"error"}, run.output
     # Not a timing assertion on the suite's speed: a bound that separates "one deadline"
     # (3 s + start-up) from "one timeout per check" (5 x 2 s + retries).

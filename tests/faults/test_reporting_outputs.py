@@ -69,6 +69,8 @@ def test_broken_stack_reaches_on_call_with_evidence_and_without_secrets(
         f"--env={env_file}",
         "-n",
         "2",
+        "-o",
+        "opscheck_xdist=honour",  # keep xdist although the sandbox has one replica
         f"--alertmanager={am_url}",
         f"--textfile={prom}",
         out=tmp_path / "out",
@@ -79,12 +81,12 @@ def test_broken_stack_reaches_on_call_with_evidence_and_without_secrets(
 
     # results.json: outcome, category, message naming target/value/expectation, evidence
     checks = results_of(run)
-    health = checks["test_api_replica_answers_liveness_within_latency_slo"]
+    health = checks["test_api_replica_answers_liveness"]
     assert (health["outcome"], health["category"]) == ("failed", "target unhealthy")
     assert f"{api}/api/v1/health answered 500" in str(health["message"])
     assert health["target"] == api
     assert {"name": "status", "value": "500"}.items() <= health["evidence"][0].items()  # type: ignore[index]
-    database = checks["test_database_answers_select_1_within_latency_slo"]
+    database = checks["test_database_answers_select_1"]
     assert (database["outcome"], database["category"]) == ("error", "could not measure")
     data = json.loads((run.run_dir / "results.json").read_text())
     assert data["run"]["env"] == "selftest" and data["run"]["exit_status"] == 1

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from lms_opscheck.config.model import Timeouts
 from lms_opscheck.probes import http
+from lms_opscheck.probes.concurrent import AsyncJob, measure_all
 from lms_opscheck.probes.errors import NoAnswer
 
 
@@ -45,6 +48,39 @@ def trickling_server() -> Iterator[int]:
 def test_a_trickled_answer_is_cut_at_connect_plus_read_timeout(trickling_server: int) -> None:
     timeouts = Timeouts(connect=timedelta(milliseconds=500), request=timedelta(seconds=1))
     url = f"http://127.0.0.1:{trickling_server}/api/v1/health"
-    with http.client(timeouts) as client, pytest.raises(NoAnswer) as raised:
-        http.get(client, url)
+
+    async def get() -> http.HttpReply:
+        async with http.Session(timeouts, tls=False) as session:
+            return await session.get(http.Request(url))
+
+    with pytest.raises(NoAnswer) as raised:
+        asyncio.run(get())
     assert str(raised.value) == f"{url}: answer still arriving after 1.5s"
+
+
+def test_one_tls_context_per_verify_setting_is_shared() -> None:
+    assert http.ssl_context(True) is http.ssl_context(True)
+    assert http.ssl_context(False) is http.ssl_context(False)
+    assert http.ssl_context(True) is not http.ssl_context(False)
+
+
+def test_refused_and_unresolvable_replicas_say_why_in_plain_words() -> None:
+    from tests.support.stacks import closed_port
+
+    port = closed_port()
+    outcomes = measure_all(
+        {
+            "refused": AsyncJob(partial(_get, f"http://127.0.0.1:{port}/api/v1/health")),
+            "unknown": AsyncJob(partial(_get, "http://opscheck-no-such-host.invalid/x")),
+        },
+        timedelta(seconds=5),
+    )
+    assert str(outcomes["refused"].error) == (
+        f"http://127.0.0.1:{port}/api/v1/health: cannot connect (Connection refused)"
+    )
+    assert "name resolution failed" in str(outcomes["unknown"].error)
+
+
+async def _get(url: str) -> http.HttpReply:
+    async with http.Session(Timeouts(), tls=False) as session:
+        return await session.get(http.Request(url))
