@@ -127,7 +127,7 @@ def test_broker_password_with_url_characters_works_and_a_wrong_one_is_rejected_u
         bad = daily(tmp_path / "bad", config, env={"CANARY_BROKER": WRONG})
     result = bad.only("test_enough_celery_workers")
     assert result.outcome == "error"
-    assert "could not measure (Rejected)" in result.message
+    assert "could not measure (rejected)" in result.message
     assert "credentials rejected" in result.message
     forms = {form for secret in (CANARY, WRONG) for form in encodings(secret)}
     forms |= {form for piece in fragments(WRONG) for form in encodings(piece)}

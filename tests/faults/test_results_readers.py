@@ -57,7 +57,7 @@ def test_a_stopped_core_component_pages_as_a_critical_unmeasurable_control(
 
 @pytest.fixture(scope="module")
 def mixed_run(tmp_path_factory: pytest.TempPathFactory, shared_stack: stack.State) -> SuiteRun:
-    """One failure (latency SLO 1ms), one error (PostgreSQL on a closed port), one waived
+    """One failure (HLT-06, latency SLO 1ms), one error (PostgreSQL on a closed port), one waived
     check (two workers required, one runs, waived)."""
     tmp = tmp_path_factory.mktemp("mixed")
     config = sandbox_config(
@@ -79,12 +79,12 @@ def mixed_run(tmp_path_factory: pytest.TempPathFactory, shared_stack: stack.Stat
 
 def test_gitlab_shows_the_headline_as_the_first_line_of_each_verdict(mixed_run: SuiteRun) -> None:
     cases = junit_readers.gitlab(mixed_run.run_dir / "junit.xml")
-    failed = next(c for n, c in cases.items() if n.startswith("HLT-01 "))
+    failed = next(c for n, c in cases.items() if n.startswith("HLT-06 "))
     error = next(c for n, c in cases.items() if n.startswith("HLT-03 "))
     waived = next(c for n, c in cases.items() if n.startswith("HLT-05 "))
     assert failed.status == "failed" and isinstance(failed.system_output, str)
     first = failed.system_output.splitlines()[0]
-    assert first.startswith("HLT-01 [critical] target unhealthy: http://127.0.0.1:")
+    assert first.startswith("HLT-06 [high] target unhealthy: http://127.0.0.1:")
     assert "the latency SLO is 1ms" in first and "| runbook: https://" in first
     assert "measured: latency = " in failed.system_output
     assert "Traceback" not in failed.system_output and "def test_" not in failed.system_output
@@ -101,11 +101,11 @@ def test_jenkins_shows_the_headline_as_error_message_and_evidence_as_stacktrace(
     mixed_run: SuiteRun,
 ) -> None:
     cases = junit_readers.jenkins(mixed_run.run_dir / "junit.xml")
-    failed = next(c for n, c in cases.items() if n.startswith("HLT-01 "))
+    failed = next(c for n, c in cases.items() if n.startswith("HLT-06 "))
     error = next(c for n, c in cases.items() if n.startswith("HLT-03 "))
     waived = next(c for n, c in cases.items() if n.startswith("HLT-05 "))
     assert failed.status == "FAILED" and failed.error_details is not None
-    assert failed.error_details.startswith("HLT-01 [critical] target unhealthy: ")
+    assert failed.error_details.startswith("HLT-06 [high] target unhealthy: ")
     assert failed.error_stack_trace is not None and "measured: " in failed.error_stack_trace
     assert (
         error.error_details is not None and "could not measure (unreachable)" in error.error_details
@@ -123,7 +123,8 @@ def test_cron_mail_is_one_line_per_failing_check_then_the_summary(mixed_run: Sui
     lines = run.stdout.splitlines()
     failing = [ln for ln in lines if ln.startswith(("  FAILED ", "  ERROR "))]
     assert len(failing) == sum(1 for c in run.results.checks if c.alerting)
-    assert failing[0].startswith("  FAILED HLT-01") or failing[0].startswith("  ERROR  HLT-03")
+    assert failing[0].startswith("  ERROR  HLT-03 [critical]")  # critical before high
+    assert any(line.startswith("  FAILED HLT-06 [high]") for line in failing)
     assert any(ln.startswith("  WAIVED HLT-05 by OPS-5 until") for ln in lines)
     assert run.last_line.startswith("ops-check selftest: CRITICAL (")
     assert run.last_line.endswith("/results.json")

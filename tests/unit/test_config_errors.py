@@ -209,7 +209,7 @@ def test_an_unknown_key_that_is_not_a_key_name_is_not_printed(tmp_path: Path, ke
     ("where", "text"),
     [
         ("hosts.db.uri", "hosts: {db: {uri: 'ssh://u:${PW}@h'}}"),
-        ("targets.api.replicas.0", "targets: {api: {replicas: ['https://u:${PW}@h']}}"),
+        ("targets.api.replicas", "targets: {api: {replicas: ['https://u:${PW}@h']}}"),
         ("description", "description: 'x ${PW}'"),
     ],
 )
