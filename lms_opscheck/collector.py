@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from lms_opscheck import atomic
 from lms_opscheck.config.model import Environment
 from lms_opscheck.fixtures.controls import CATALOGUE
 from lms_opscheck.fixtures.environment import ENVIRONMENT
@@ -168,7 +169,7 @@ class ResultsCollector:
         if url:
             self.push = alerts.push(url, payload)
         prom = Path(self.config.getoption("ops_textfile") or self.run_dir / "opscheck.prom")
-        self._write("textfile", prom, lambda p: textfile.write_atomic(p, textfile.render(results)))
+        self._write("textfile", prom, lambda p: atomic.write_text(p, textfile.render(results)))
         if self.config.getoption("ops_compliance_report"):
             self._compliance_report()
         if checks and exitstatus not in _NOT_A_RUN:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lms_opscheck import atomic
 from lms_opscheck.config.durations import format_duration
 
 SCHEMA = "opscheck.results/2"
@@ -233,13 +233,7 @@ class Results(_Record):
 
     def write(self, path: Path) -> None:
         """Atomically: a reader (a dashboard, the weekly report) never sees half a file."""
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_text(self.to_json(), encoding="utf-8")
-            os.replace(temporary, path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
-            raise
+        atomic.write_text(path, self.to_json())
 
 
 class RecordError(ValueError):

@@ -22,6 +22,7 @@ from typing import Any
 
 import jinja2
 
+from lms_opscheck import atomic
 from lms_opscheck.probes.redaction import redact
 from lms_opscheck.record import Control
 from lms_opscheck.reports import coverage
@@ -238,8 +239,8 @@ def _write(data: dict[str, Any], out: Path) -> list[Path]:
     html, markdown = render(data)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "compliance.html", out / "compliance.md"]
-    paths[0].write_text(html, encoding="utf-8")
-    paths[1].write_text(markdown, encoding="utf-8")
+    atomic.write_text(paths[0], html)
+    atomic.write_text(paths[1], markdown)
     return paths
 
 

@@ -11,12 +11,12 @@ name is the runbook area (``opscheck.system_health``), so both readers group by 
 
 from __future__ import annotations
 
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
+from lms_opscheck import atomic
 from lms_opscheck.probes.redaction import redact
 from lms_opscheck.record import CheckRecord, Results, describe
 
@@ -137,10 +137,5 @@ def write(results: Results, path: Path) -> None:
     """Atomically, so a CI uploader never reads half a file."""
     tree = build(results)
     ET.indent(tree)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic.replacing(path) as temporary:
         tree.write(temporary, encoding="utf-8", xml_declaration=True)
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise

@@ -6,9 +6,7 @@ Metric names, labels and units are documented in docs/results-schema.md ("Promet
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 from lms_opscheck.probes.redaction import redact
 from lms_opscheck.record import OUTCOMES, Results, parse_iso
@@ -99,15 +97,3 @@ def _duration(results: Results) -> float:
     except ValueError:
         return 0.0
     return max(0.0, (finished - started).total_seconds())
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder, then rename: the collector never reads half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)  # no half-written leftovers for the collector to skip
-        raise

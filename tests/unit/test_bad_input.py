@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from lms_opscheck import atomic
 from lms_opscheck.config import ConfigError, load_environment
 from lms_opscheck.config.loader import peek_embedded
-from lms_opscheck.reports import compliance, textfile
+from lms_opscheck.reports import compliance
 from lms_opscheck.reports.runs import RunFolderError, load_run
 from tests.support.runner import SuiteRun, run_suite
 
@@ -116,7 +117,7 @@ def test_a_failed_textfile_write_leaves_no_temporary_file(tmp_path: Path) -> Non
     target = tmp_path / "x.prom"
     target.mkdir()  # os.replace cannot put a file over a folder
     with pytest.raises(OSError):
-        textfile.write_atomic(target, "x 1\n")
+        atomic.write_text(target, "x 1\n")
     assert [p.name for p in tmp_path.iterdir()] == ["x.prom"]
 
 
