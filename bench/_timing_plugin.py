@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-_marks: dict[str, float] = {}
+_marks: dict[str, float] = {"checks": 0}
 
 
 def pytest_runtest_logfinish() -> None:
     _marks["last_check"] = time.perf_counter()
+    _marks["checks"] += 1
 
 
 @pytest.hookimpl(trylast=True)

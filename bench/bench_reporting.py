@@ -5,7 +5,9 @@ from the last check's end to the end of ``pytest_unconfigure`` — results.json,
 textfile, governance, the terminal summary, the secrets scrub. The whole run is wall time.
 
 With ``--baseline-python PY --baseline-tree DIR`` (another checkout, installed in its own venv)
-the same two figures are taken for it, alternating run by run, and the ratios printed.
+the same two figures are taken for it, alternating run by run, and the ratios printed. Both
+trees then run the same environment file: the sandbox's, less the keys the baseline's model does
+not know (``bench/_prune_config.py``, run with the baseline's python, prints what it drops).
 Usage: python bench/bench_reporting.py [--rounds 9] [--baseline-python PY --baseline-tree DIR]
 """
 
@@ -30,7 +32,7 @@ from lms_opscheck.sandbox import stack  # noqa: E402
 from tests.support.stacks import sandbox_config  # noqa: E402
 
 
-def one_run(python: str, tree: Path, env_file: Path, out: Path) -> tuple[float, float]:
+def one_run(python: str, tree: Path, env_file: Path, out: Path) -> tuple[float, float, int]:
     timing = out.parent / f"{out.name}.timing.json"
     env = {
         **os.environ,
@@ -38,7 +40,7 @@ def one_run(python: str, tree: Path, env_file: Path, out: Path) -> tuple[float, 
         "OPSCHECK_TIMING_FILE": str(timing),
     }
     started = time.perf_counter()
-    subprocess.run(
+    ran = subprocess.run(
         [
             python,
             "-m",
@@ -53,11 +55,17 @@ def one_run(python: str, tree: Path, env_file: Path, out: Path) -> tuple[float, 
         cwd=tree,
         env=env,
         capture_output=True,
+        text=True,
         check=False,
     )
     wall = time.perf_counter() - started
+    if not timing.is_file():
+        sys.exit(
+            f"{python} in {tree}: the run did not finish (exit {ran.returncode}):\n"
+            f"{ran.stdout[-1500:]}{ran.stderr[-1500:]}"
+        )
     data = json.loads(timing.read_text())
-    return wall, data["end"] - data["last_check"]
+    return wall, data["end"] - data["last_check"], int(data["checks"])
 
 
 def main() -> None:
@@ -74,7 +82,23 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             env_file = Path(tmp) / "bench.yaml"
             env_file.write_text(yaml.safe_dump(sandbox_config(state)))
-            samples: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+            if "baseline" in trees:
+                # Both trees run the same environment: the keys the baseline knows.
+                python, tree = trees["baseline"]
+                pruned = subprocess.run(
+                    [
+                        python,
+                        str(REPO / "bench" / "_prune_config.py"),
+                        str(env_file),
+                        str(env_file),
+                    ],
+                    cwd=tree,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                print(pruned.stdout.strip())
+            samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in trees}
             for n in range(args.rounds):
                 for name, (python, tree) in trees.items():
                     out = Path(tmp) / f"{name.replace(' ', '_')}-{n}"
@@ -83,13 +107,14 @@ def main() -> None:
         if started:
             stack.down()
     medians = {
-        name: (statistics.median(w for w, _ in runs), statistics.median(e for _, e in runs))
+        name: (statistics.median(w for w, _, _ in runs), statistics.median(e for _, e, _ in runs))
         for name, runs in samples.items()
     }
     for name, (wall, end) in medians.items():
+        checks = max(n for _, _, n in samples[name])
         print(
-            f"{name}: daily run {wall:.3f}s, session-end reporting {end * 1000:.1f}ms "
-            f"(median of {args.rounds})"
+            f"{name}: daily run {wall:.3f}s ({checks} checks), session-end reporting "
+            f"{end * 1000:.1f}ms (median of {args.rounds})"
         )
     if "baseline" in medians:
         (wall, end), (base_wall, base_end) = medians["this tree"], medians["baseline"]
