@@ -37,7 +37,7 @@ def largest_environment() -> dict[str, Any]:
     """prod.example grown to 200 replicas, 50 hosts, 100 waivers and 100 attestations."""
     env = fuzz_envs.base_data("prod")
     env["targets"]["api"]["replicas"] = [f"https://lms-api-{n}.internal:8000" for n in range(200)]
-    env["hosts"] = {
+    env["hosts"] = env.get("hosts", {}) | {  # the example's own hosts stay: artifacts name them
         f"db-{n}": {"uri": f"ssh://ops-verify@db-{n}.internal:22", "identity_file": f"/k/{n}"}
         for n in range(50)
     }

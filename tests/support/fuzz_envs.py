@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 import sys
 import time
 import traceback
@@ -47,6 +48,26 @@ ENVIRON = {
 }
 SECRET_REF = "${LMS_REDIS_PASSWORD}"
 BASES = {"prod": "prod.example.yaml", "sandbox": "sandbox.yaml"}
+
+
+def _stand_in(name: str) -> str:
+    """A value of the right shape for a variable a base references (secrets are canaries)."""
+    if name.endswith(("_PASSWORD", "_TOKEN")):
+        return CANARY_SECRET + name.lower()
+    if name.endswith("_PORT"):
+        return "17000"
+    if name.endswith("TLS_URL"):
+        return "https://127.0.0.1:18443"
+    if name.endswith("_URL"):
+        return "http://127.0.0.1:18001"
+    return f"/tmp/opscheck-fuzz/{name.lower()}"
+
+
+# Every variable the bases reference is set, so a mutated base fails for its mutation only.
+for _base in BASES.values():
+    _text = (ENVIRONMENTS_DIR / _base).read_text(encoding="utf-8")
+    for _name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", _text):
+        ENVIRON.setdefault(_name, _stand_in(_name))
 
 
 @dataclass(frozen=True)

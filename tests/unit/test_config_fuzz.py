@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from lms_opscheck.config import load_environment
 from tests.support import fuzz_envs
 from tests.support.runner import REPO, SuiteRun, run_suite
 
@@ -147,3 +148,11 @@ def test_a_system_file_given_as_environment_is_refused_without_quoting_it(
     assert "/etc/shadow: not an environment file" in run.stderr
     assert not [line for line in lines if len(line) >= 6 and line in run.output]
     assert "root:" not in run.output
+
+
+@pytest.mark.parametrize("base", sorted(fuzz_envs.BASES))
+def test_every_base_loads_with_the_corpus_variables(base: str, tmp_path: Path) -> None:
+    # A base that fails to load would make every mutation "fail" for the wrong reason.
+    path = tmp_path / f"{base}.yaml"
+    path.write_text(fuzz_envs.base_text(base))
+    load_environment(str(path), environ=fuzz_envs.ENVIRON)
