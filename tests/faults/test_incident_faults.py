@@ -137,7 +137,7 @@ def test_the_application_pool_full_fails_with_its_count_and_size(
 
 
 def test_pool_size_absent_skips_naming_the_key(tmp_path: Path, shared_stack: stack.State) -> None:
-    run = triage(tmp_path, sandbox_config(shared_stack), "INC-02")
+    run = triage(tmp_path, sandbox_config(shared_stack, incident={"pool_size": None}), "INC-02")
     check = result(run, "INC-02")
     assert check.outcome == "skipped" and "incident.pool_size" in check.message
 
