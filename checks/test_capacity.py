@@ -168,6 +168,7 @@ def test_database_growth_since_the_last_run_is_below_its_levels(
 @pytest.mark.weekly
 @pytest.mark.monthly
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "CAP-04",
     severity="high",
@@ -215,6 +216,7 @@ def _oldest(sessions: list[Session]) -> timedelta:
 
 @pytest.mark.weekly
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "CAP-05",
     severity="medium",
@@ -243,6 +245,7 @@ def test_no_query_runs_longer_than_its_levels(
 
 @pytest.mark.weekly
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "CAP-06",
     severity="medium",

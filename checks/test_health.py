@@ -24,6 +24,7 @@ SLO = "policy.api_latency"
 @pytest.mark.daily
 @pytest.mark.post_deploy
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "HLT-01",
     severity="critical",
@@ -47,6 +48,7 @@ def test_api_replica_answers_liveness(api_health: HttpReply, evidence: EvidenceL
 @pytest.mark.daily
 @pytest.mark.post_deploy
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "HLT-06",
     severity="high",
@@ -69,6 +71,7 @@ def test_api_replica_answers_within_latency_slo(
 @pytest.mark.daily
 @pytest.mark.post_deploy
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "HLT-02",
     severity="critical",
@@ -130,6 +133,7 @@ def test_api_replica_exposes_its_http_metrics(
 @pytest.mark.daily
 @pytest.mark.post_deploy
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "HLT-03",
     severity="critical",
@@ -145,6 +149,7 @@ def test_database_answers_select_1(database_ping: DatabasePing, evidence: Eviden
 @pytest.mark.daily
 @pytest.mark.post_deploy
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "HLT-07",
     severity="high",
@@ -194,6 +199,8 @@ def test_database_session_of_the_checks_is_read_only(
 @pytest.mark.daily
 @pytest.mark.post_deploy
 @pytest.mark.incident
+@pytest.mark.p1
+@pytest.mark.p2
 @pytest.mark.control(
     "HLT-04",
     severity="critical",
@@ -209,6 +216,8 @@ def test_redis_answers_ping(redis_ping: RedisPing, evidence: EvidenceLog) -> Non
 @pytest.mark.daily
 @pytest.mark.post_deploy
 @pytest.mark.incident
+@pytest.mark.p1
+@pytest.mark.p2
 @pytest.mark.control(
     "HLT-08",
     severity="high",

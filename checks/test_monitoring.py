@@ -41,6 +41,7 @@ class MonitoringWarning(UserWarning):
 
 @pytest.mark.daily
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "MON-01",
     severity="critical",
@@ -153,6 +154,7 @@ def test_error_rate_meets_the_slo(
 
 @pytest.mark.daily
 @pytest.mark.incident
+@pytest.mark.p1
 @pytest.mark.control(
     "MON-05",
     severity="high",

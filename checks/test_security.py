@@ -231,6 +231,8 @@ def test_api_docs_are_closed_in_production(
 
 
 @pytest.mark.weekly
+@pytest.mark.incident
+@pytest.mark.p2
 @pytest.mark.control(
     "SEC-08",
     severity="high",

@@ -25,6 +25,7 @@ from lms_opscheck.config.capacity import CapacityPolicy, Volume
 from lms_opscheck.config.compliance import Compliance, Function
 from lms_opscheck.config.durations import Duration, format_duration
 from lms_opscheck.config.governance import Attestation, Waiver
+from lms_opscheck.config.incident import IncidentTriage
 from lms_opscheck.config.locations import TimeZone, ToolPath, check_stamp_pattern
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.config.monitoring import GrafanaTarget, PrometheusTarget, SentryTarget, Slo
@@ -407,6 +408,8 @@ class Environment(Frozen):
     policy: Policy = Policy()
     compliance: Compliance | None = None
     secrets_age: SecretsAge | None = None
+    #: incident triage (pytest -m incident): thresholds and the object storage, all defaulted
+    incident: IncidentTriage = IncidentTriage()
     #: Named secrets (API token, Vault token) for checks that need them; never shown in outputs.
     credentials: dict[str, Secret] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)

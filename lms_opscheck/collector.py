@@ -133,7 +133,7 @@ class ResultsCollector:
         if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
             interrupted = "SIGINT"
         status = int(exitstatus)
-        checks = tuple(self.records)
+        checks = tuple(sorted(self.records, key=summary.broken_first))
         totals = summarize(checks)
         if status == pytest.ExitCode.TESTS_FAILED and not failing_at_or_above(totals, fail_on):
             status = int(pytest.ExitCode.OK)  # findings below --fail-on are reported, not fatal

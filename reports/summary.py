@@ -16,6 +16,14 @@ def _worst_first(check: CheckRecord) -> tuple[int, int, str]:
     return (SEVERITIES.index(check.control.severity), check.outcome != "failed", check.key)
 
 
+def broken_first(check: CheckRecord) -> tuple[int, int]:
+    """Order of the results: failed and unmeasured checks first, worst severity first; the rest
+    keep the order they ran in (a stable sort). On-call reads an incident run from the top."""
+    if check.alerting:
+        return (0, SEVERITIES.index(check.control.severity))
+    return (1, 0)
+
+
 def check_lines(results: Results) -> list[str]:
     """A line per failing or unmeasurable check (worst first), then the waived ones; a suite
     error also gets its traceback, since it is a bug to report, not a verdict."""

@@ -15,7 +15,9 @@ be measured).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from lms_opscheck.config.logs import LogPolicy
 from lms_opscheck.probes.logs.lines import Record, signature
@@ -29,6 +31,8 @@ from lms_opscheck.probes.logs.tally import (
 )
 
 EXAMPLE_LENGTH = 300
+#: Error lines kept for the incident triage's evidence (the newest of the window).
+NEWEST = 50
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ErrorSummary:
     #: (signature, count, one example line) — most frequent first.
     signatures: tuple[tuple[str, int, str], ...]
     approximate: bool
+    #: The newest error lines of the window, oldest first (``NEWEST`` at most), as logged.
+    newest: tuple[str, ...] = ()
 
 
 class ErrorTally:
@@ -49,12 +55,14 @@ class ErrorTally:
         self.minutes = MinuteBuckets()
         self.signatures = TopCounter()
         self.examples: dict[str, str] = {}
+        self.newest: deque[tuple[float, Record]] = deque(maxlen=NEWEST)
 
     def add(self, record: Record, t: float) -> None:
         if (record.level or "").upper() not in self.levels:
             return
         self.errors += 1
         self.minutes.add(t)
+        self.newest.append((t, record))
         key = signature(record)
         self.signatures.add(key)
         if key not in self.examples and len(self.examples) < 4 * self.signatures.keep:
@@ -69,7 +77,18 @@ class ErrorTally:
                 for key, count in self.signatures.top(self.top)
             ),
             approximate=self.signatures.approximate,
+            newest=tuple(_shown(t, record) for t, record in sorted(self.newest, key=_time)),
         )
+
+
+def _time(entry: tuple[float, Record]) -> float:
+    return entry[0]
+
+
+def _shown(t: float, record: Record) -> str:
+    logger = f" [{record.logger}]" if record.logger else ""
+    stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{stamp} UTC {record.level}{logger} {record.message[:EXAMPLE_LENGTH]}"
 
 
 @dataclass(frozen=True)
