@@ -321,19 +321,23 @@ def test_everything_down_ends_within_one_deadline_each_check_an_error_naming_its
             "pool_size": 20,
             "object_storage": {"endpoint": f"http://127.0.0.1:{port}", "bucket": "lms-files"},
         }
+        config["targets"]["prometheus"] = {"url": f"http://127.0.0.1:{port}"}
         started = time.monotonic()
         run = triage(tmp_path, config)
         elapsed = time.monotonic() - started
     measured = {
         r.properties["control_id"]: r for r in run.checks.values() if r.outcome != "skipped"
     }
-    for control in ("HLT-01", "HLT-03", "HLT-04", "CAP-04", "CAP-05", "INC-02", "INC-03"):
+    for control in (
+        *("HLT-01", "HLT-03", "HLT-04", "CAP-04", "CAP-05", "INC-02", "INC-03", "MON-01", "MON-05"),
+    ):
         assert control in measured, run.output
     assert {r.outcome for r in measured.values()} == {"error"}, run.output
     for control in ("INC-02", "INC-03", "CAP-04", "HLT-03"):
         assert f"127.0.0.1:{port}" in measured[control].message, measured[control].message
     assert f"redis://127.0.0.1:{port}/0" in measured["INC-04"].message
     assert f"http://127.0.0.1:{port}/lms-files" in measured["INC-05"].message
+    assert f"http://127.0.0.1:{port}" in measured["MON-01"].message
     assert any("within the run's deadline of 3s" in r.message for r in measured.values())
     # One round for every area: one deadline (3 s) plus pytest's start-up, not one per area.
     print(f"everything down: {elapsed:.1f}s for {len(measured)} checks")
