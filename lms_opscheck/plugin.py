@@ -6,6 +6,7 @@ pytest_plugins = [
     "lms_opscheck.fixtures.measurements",
     "lms_opscheck.fixtures.evidence",
     "lms_opscheck.fixtures.targets",
+    "lms_opscheck.fixtures.deploy",
     "lms_opscheck.fixtures.governance",
     "lms_opscheck.fixtures.backups",
     "lms_opscheck.fixtures.drill",
