@@ -47,6 +47,8 @@ class Accounts:
 
     email: str | None
     password: str | None
+    #: Start of every token (``SANDBOX_API_TOKEN_PREFIX``): self-tests look for it in outputs.
+    token_prefix: str = ""
     _tokens: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -54,6 +56,7 @@ class Accounts:
         return cls(
             email=os.environ.get("SANDBOX_API_SMOKE_EMAIL") or None,
             password=os.environ.get("SANDBOX_API_SMOKE_PASSWORD") or None,
+            token_prefix=os.environ.get("SANDBOX_API_TOKEN_PREFIX", ""),
         )
 
     def login(self, email: object, password: object) -> str | None:
@@ -68,7 +71,7 @@ class Accounts:
             return None
         now = time.monotonic()
         self._tokens = {t: until for t, until in self._tokens.items() if until > now}
-        token = secrets.token_urlsafe(32)
+        token = self.token_prefix + secrets.token_urlsafe(32)
         self._tokens[token] = now + TOKEN_SECONDS
         return token
 
