@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lms_opscheck.sandbox import accounts, stack
+from lms_opscheck.sandbox import accounts, monitoring, stack
 from lms_opscheck.sandbox.schema import ALEMBIC_REVISION
 from lms_opscheck.sandbox.state import MIGRATIONS
+from tests.support.prometheus import MISSING, running_prometheus, scraped_after, traffic_counted
 from tests.support.replica_api import Replica, replica_api
-from tests.support.runner import SuiteRun, run_suite, write_env
+from tests.support.runner import CheckResult, SuiteRun, run_suite, write_env
 from tests.support.stacks import sandbox_config
 
 VERSION_CHECK = "test_replica_runs_the_expected_release"
@@ -308,3 +311,38 @@ def test_a_429_is_reported_with_retry_after_and_later_runs_wait_for_it(
                   **with_replicas(replica.url))  # fmt: skip
     assert "the API answered 429 at " in second.only(LOGIN_CHECK).message
     assert replica.logins() == 6  # five of someone else's, one of the gate's
+
+
+# -- DEP-05: the error rate since the deploy, from a real Prometheus ----------------------------
+
+
+@pytest.mark.skipif(monitoring.binary() is None, reason=MISSING)
+def test_error_rate_since_the_deploy_against_the_baseline_from_prometheus(
+    tmp_path: Path, shared_stack: stack.State, replica: Replica
+) -> None:
+    port = int(replica.url.rsplit(":", 1)[1])
+    with running_prometheus(tmp_path / "prom", port) as url:
+        config = {"targets": {"api": {"replicas": [replica.url]}, "prometheus": {"url": url}}}
+
+        def run(name: str, deployed_at: float) -> CheckResult:
+            at = datetime.fromtimestamp(deployed_at, UTC).isoformat()
+            suite = gate(tmp_path, shared_stack, "-k", "DEP-05", f"--deployed-at={at}",
+                         name=name, **config)  # fmt: skip
+            return suite.only("test_error_rate_since_the_deploy")
+
+        traffic_counted(url, port)  # the baseline: healthy requests before the deploy
+        deployed = time.time()
+        traffic_counted(url, port)
+        healthy = run("healthy", deployed)
+        assert healthy.outcome == "passed", healthy.message
+        (replica.faults / "health_500").write_text("1")  # the release answers 500
+        traffic_counted(url, port)
+        broken = run("broken", deployed)
+        assert broken.outcome == "failed"
+        assert re.search(rf"{url}: \d+\.\d\d% of \d+ requests failed \(5xx\) since the deploy "
+                         r"at .+ \(--deployed-at\); limit 0\.50% = the baseline 0\.00% over 15m",
+                         broken.message), broken.message  # fmt: skip
+        quiet_since = time.time()
+        scraped_after(url, port, quiet_since + 2)  # scrapes of /metrics only: no user traffic
+        quiet = run("quiet", quiet_since)
+        assert quiet.outcome == "error" and "no traffic since the deploy at" in quiet.message
