@@ -1,5 +1,5 @@
 """Deploy: after an update every replica runs the release, the schema is at head, the API works
-(runbook 4.1 Software Updates, 4.2 Database Maintenance).
+(runbook 4.1 Application Updates, 4.2 Schema Migrations).
 
 The health, readiness and security-header controls (HLT-*, SEC-05) carry the post_deploy
 marker too: ``pytest -m post_deploy`` is this module and them.
@@ -19,8 +19,8 @@ from lms_opscheck.probes.error_rate import ErrorRates
 from lms_opscheck.probes.http import HttpReply
 from lms_opscheck.probes.smoke import LoginFlow
 
-UPDATES = "4.1 Software Updates"
-MIGRATIONS = "4.2 Database Maintenance"
+UPDATES = "4.1 Application Updates"
+MIGRATIONS = "4.2 Schema Migrations"
 
 
 @pytest.mark.post_deploy
