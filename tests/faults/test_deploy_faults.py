@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from lms_opscheck.sandbox import accounts, monitoring, stack
@@ -293,8 +296,6 @@ def test_repeated_gate_runs_stay_within_the_login_budget(
 def test_a_429_is_reported_with_retry_after_and_later_runs_wait_for_it(
     tmp_path: Path, shared_stack: stack.State, replica: Replica
 ) -> None:
-    import httpx
-
     with httpx.Client(timeout=5) as client:  # someone else locked the runner's IP out
         for _ in range(5):
             client.post(replica.url + "/api/v1/auth/login", json={"email": "x", "password": "y"})
@@ -346,3 +347,26 @@ def test_error_rate_since_the_deploy_against_the_baseline_from_prometheus(
         scraped_after(url, port, quiet_since + 2)  # scrapes of /metrics only: no user traffic
         quiet = run("quiet", quiet_since)
         assert quiet.outcome == "error" and "no traffic since the deploy at" in quiet.message
+
+
+def test_the_fault_cli_deploys_a_wrong_release_and_clear_restores_it(
+    tmp_path: Path, shared_stack: stack.State
+) -> None:
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "lms_opscheck.sandbox", *args, "--root", str(shared_stack.dir)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    version_url = f"http://127.0.0.1:{shared_stack.api_port}{accounts.VERSION_PATH}"
+    try:
+        cli("fault", "version", "2026.10.9")
+        assert httpx.get(version_url, timeout=3).json()["version"] == "2026.10.9"
+        assert "version 2026.10.9" in cli("fault", "list")
+        suite = gate(tmp_path, shared_stack, "-k", "DEP-01")
+        assert suite.only(VERSION_CHECK).outcome == "failed"
+        assert f"runs '2026.10.9' ({version_url} (" in suite.only(VERSION_CHECK).message
+    finally:
+        cli("fault", "clear")
+    assert httpx.get(version_url, timeout=3).json()["version"] == accounts.VERSION
