@@ -23,6 +23,7 @@ from pydantic import (
 
 from lms_opscheck.config.capacity import CapacityPolicy, Volume
 from lms_opscheck.config.compliance import Compliance, Function
+from lms_opscheck.config.deploy import DeployGate
 from lms_opscheck.config.durations import Duration, format_duration
 from lms_opscheck.config.governance import Attestation, Waiver
 from lms_opscheck.config.incident import IncidentTriage
@@ -410,6 +411,8 @@ class Environment(Frozen):
     secrets_age: SecretsAge | None = None
     #: incident triage (pytest -m incident): thresholds and the object storage, all defaulted
     incident: IncidentTriage = IncidentTriage()
+    #: The post-deploy gate (config/deploy.py): version, Alembic head, smoke login, error rate.
+    deploy: DeployGate | None = None
     #: Named secrets (API token, Vault token) for checks that need them; never shown in outputs.
     credentials: dict[str, Secret] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)

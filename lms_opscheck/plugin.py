@@ -14,6 +14,8 @@ pytest_plugins = [
     "lms_opscheck.fixtures.tls",
     "lms_opscheck.fixtures.security",
     "lms_opscheck.fixtures.plugin",
+    # After plugin: its option check (tryfirst) then runs before the sandbox boots.
+    "lms_opscheck.fixtures.deploy",
     "lms_opscheck.fixtures.verdict",
     "lms_opscheck.collector",
 ]

@@ -70,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     switches.add_parser(
         "ready-degraded", parents=[root], help="/api/v1/ready reports a dependency down"
     ).add_argument("value", choices=("database", "redis", "both", "off"))
+    switches.add_parser(
+        "version", parents=[root], help="the API reports another release (none: no version)"
+    ).add_argument("value", metavar="VERSION|none|off")
+    for switch, what in (
+        ("login-500", "POST /api/v1/auth/login answers 500"),
+        ("auth-me-open", "GET /api/v1/auth/me answers 200 without a token"),
+    ):
+        switches.add_parser(switch, parents=[root], help=what).add_argument(
+            "value", choices=("on", "off")
+        )
     hang = switches.add_parser("hang", parents=[root], help="pause a process (SIGSTOP)")
     hang.add_argument("component", choices=COMPONENTS)
     hang.add_argument("value", nargs="?", default="on", choices=("on", "off"))
@@ -156,6 +166,12 @@ def _fault(root: Path, args: argparse.Namespace) -> int:
     elif args.switch == "ready-degraded":
         chosen = {"off": (), "both": faults.READY_DEPENDENCIES}.get(value, (value,))
         faults.ready_degraded(root, chosen or None)
+    elif args.switch == "version":
+        faults.version(root, None if value == "off" else value)
+    elif args.switch == "login-500":
+        faults.login_500(root, value == "on")
+    elif args.switch == "auth-me-open":
+        faults.auth_me_open(root, value == "on")
     elif args.switch == "hang":
         (faults.hang if value == "on" else faults.unhang)(root, args.component)
     print(f"{args.switch} {value}")

@@ -1,5 +1,6 @@
-"""Reference LMS HTTP API (health, readiness, metrics, a login that always fails) with
-file-driven fault injection and, when ``SANDBOX_API_LOG_FILE`` is set, the LMS's log format."""
+"""Reference LMS HTTP API (health, readiness, metrics, version, login with one synthetic
+account, /auth/me) with file-driven fault injection and, when ``SANDBOX_API_LOG_FILE`` is set,
+the LMS's log format."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging.handlers
 import os
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -26,6 +28,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -39,13 +42,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lms_opscheck.sandbox.accounts import (
+    ME_PATH,
+    VERSION_HEADER,
+    VERSION_PATH,
+    Accounts,
+    current_version,
+)
+
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/api/v1/health"
 READY_PATH = "/api/v1/ready"
 METRICS_PATH = "/metrics"
 # Unknown paths share one label value so scanners cannot blow up series cardinality.
-KNOWN_PATHS = frozenset({HEALTH_PATH, READY_PATH, METRICS_PATH})
+LOGIN_PATH = "/api/v1/auth/login"
+KNOWN_PATHS = frozenset({HEALTH_PATH, READY_PATH, METRICS_PATH, VERSION_PATH, LOGIN_PATH, ME_PATH})
 UNMATCHED_PATH_LABEL = "<unmatched>"
 
 SECURITY_HEADERS: dict[str, str] = {
@@ -67,6 +79,8 @@ class ApiSettings:
     database_dsn: str | None
     redis_url: str | None
     faults_dir: Path | None = None
+    #: The release this API reports (endpoint, header, app_info); the ``version`` fault wins.
+    version: str | None = None
 
     @classmethod
     def from_environ(cls) -> ApiSettings:
@@ -75,7 +89,11 @@ class ApiSettings:
             database_dsn=os.environ.get("SANDBOX_API_DATABASE_DSN") or None,
             redis_url=os.environ.get("SANDBOX_API_REDIS_URL") or None,
             faults_dir=Path(faults) if faults else None,
+            version=os.environ.get("SANDBOX_API_VERSION") or None,
         )
+
+    def current_version(self) -> str | None:
+        return current_version(self.faults_dir, self.version)
 
 
 def _check_database(dsn: str | None) -> bool:
@@ -154,8 +172,22 @@ def _dropped_header(settings: ApiSettings) -> str:
         return ""
 
 
+class _VersionInfo:
+    """``app_info{version="..."} 1``, as the LMS's build-info gauge; absent without a version."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        version = self.settings.current_version()
+        if version is not None:
+            info = GaugeMetricFamily("app_info", "The deployed release.", labels=["version"])
+            info.add_metric([version], 1.0)
+            yield info
+
+
 class _Metrics:
-    def __init__(self) -> None:
+    def __init__(self, settings: ApiSettings) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -177,6 +209,7 @@ class _Metrics:
             "HTTP requests currently being served.",
             registry=self.registry,
         )
+        self.registry.register(_VersionInfo(settings))
 
 
 class _EdgeMiddleware:
@@ -208,6 +241,9 @@ class _EdgeMiddleware:
                         headers.setdefault(name, value)
                 if https and dropped != "strict-transport-security":
                     headers.setdefault("Strict-Transport-Security", HSTS_VALUE)
+                version = self.settings.current_version()
+                if version is not None:
+                    headers.setdefault(VERSION_HEADER, version)
             await send(message)
 
         self.metrics.in_progress.inc()
@@ -225,7 +261,7 @@ class _EdgeMiddleware:
 
 def create_app(settings: ApiSettings) -> Starlette:
     """Build an app with its own metrics registry, so several instances can share a process."""
-    metrics = _Metrics()
+    metrics = _Metrics(settings)
 
     async def health(request: Request) -> Response:
         if _fault_file(settings, "health_500") is not None:
@@ -253,6 +289,12 @@ def create_app(settings: ApiSettings) -> Starlette:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(metrics.registry), headers={"Content-Type": content_type})
 
+    async def version(request: Request) -> Response:
+        current = settings.current_version()
+        if current is None:
+            return JSONResponse({"success": False, "data": None, "message": "Not found"}, 404)
+        return JSONResponse({"version": current, "build": {"version": current}})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, HTTPException):
             raise exc
@@ -268,11 +310,12 @@ def create_app(settings: ApiSettings) -> Starlette:
             Route(HEALTH_PATH, health, methods=["GET"]),
             Route(READY_PATH, ready, methods=["GET"]),
             Route(METRICS_PATH, metrics_endpoint, methods=["GET"]),
+            Route(VERSION_PATH, version, methods=["GET"]),
         ],
         middleware=[Middleware(_EdgeMiddleware, settings=settings, metrics=metrics)],
         exception_handlers={HTTPException: http_error},
     )
-    _add_login_and_request_log(app)
+    _add_login_and_request_log(app, settings)
     return app
 
 
@@ -292,7 +335,6 @@ def main(argv: list[str] | None = None) -> None:
 
 # -- The LMS's login rate limit and lockout, and its application log --------------------------
 
-LOGIN_PATH = "/api/v1/auth/login"
 LMS_LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 request_log = logging.getLogger("app.request")
 auth_log = logging.getLogger("app.auth")
@@ -333,8 +375,9 @@ class LoginGuard:
         return False
 
 
-def _add_login_and_request_log(app: Starlette) -> None:
+def _add_login_and_request_log(app: Starlette, settings: ApiSettings) -> None:
     guard = LoginGuard()
+    accounts = Accounts.from_environ()
 
     async def login(request: Request) -> Response:
         client = request.client.host if request.client else "unknown"
@@ -346,7 +389,18 @@ def _add_login_and_request_log(app: Starlette) -> None:
                 status_code=429,
                 headers={"Retry-After": str(max(1, int(wait + 0.999)))},
             )
-        # Every credential is wrong here: the sandbox has no users. The body is never logged.
+        if _fault_file(settings, "login_500") is not None:
+            return JSONResponse({"success": False, "data": None, "message": "Internal error"}, 500)
+        # The body holds a password: it is never logged.
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        credentials = body if isinstance(body, dict) else {}
+        token = accounts.login(credentials.get("email"), credentials.get("password"))
+        if token is not None:
+            tokens = {"access_token": token, "refresh_token": None, "token_type": "bearer"}
+            return JSONResponse({"success": True, "data": {"tokens": tokens}, "message": "OK"})
         if guard.failed(client, now):
             auth_log.warning(
                 "login lockout for %s after %d failed attempts (%d s)",
@@ -359,7 +413,20 @@ def _add_login_and_request_log(app: Starlette) -> None:
             status_code=401,
         )
 
+    async def me(request: Request) -> Response:
+        if _fault_file(settings, "auth_me_open") is not None:  # a deploy that lost its auth
+            return JSONResponse({"success": True, "data": {"email": None}, "message": "OK"})
+        email = accounts.user(request.headers.get("authorization"))
+        if email is None:
+            return JSONResponse(
+                {"success": False, "data": None, "message": "Not authenticated"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return JSONResponse({"success": True, "data": {"email": email}, "message": "OK"})
+
     app.add_route(LOGIN_PATH, login, methods=["POST"])
+    app.add_route(ME_PATH, me, methods=["GET"])
     app.add_middleware(_RequestLogMiddleware)
 
 

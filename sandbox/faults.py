@@ -10,6 +10,11 @@ switch              what breaks                                 CLI
 ``api_slow``        every API answer is delayed                 ``fault api-slow 300ms|off``
 ``ready_degraded``  ``/api/v1/ready`` reports a dependency down ``fault ready-degraded
                                                                 database|redis|both|off``
+``version``         the API reports another release (or none:   ``fault version VALUE|none|off``
+                    no endpoint, header or app_info)
+``login_500``       ``POST /api/v1/auth/login`` answers 500    ``fault login-500 on|off``
+``auth_me_open``    ``GET /api/v1/auth/me`` answers 200 without ``fault auth-me-open on|off``
+                    a token (a deploy that lost its auth)
 ``hang``            a process is paused (SIGSTOP): it accepts   ``fault hang COMPONENT on|off``
                     connections and never answers
 ``stop``/``start``  a component is stopped / started again      ``stop|start COMPONENT...``
@@ -38,6 +43,9 @@ API_500_FILE = "health_500"
 API_SLOW_FILE = "slow_ms"
 READY_DEGRADED_FILE = "ready_degraded"
 READY_DEPENDENCIES = ("database", "redis")
+VERSION_FILE = "version"  # accounts.VERSION_FILE
+LOGIN_500_FILE = "login_500"
+AUTH_ME_OPEN_FILE = "auth_me_open"
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,23 @@ def ready_degraded(root: Path, dependencies: Iterable[str] | None) -> None:
     _set_file(root, READY_DEGRADED_FILE, " ".join(names) if names else None)
 
 
+def version(root: Path, value: str | None) -> None:
+    """The API reports ``value`` as its release (``none``: no version at all; None: off)."""
+    if value is not None and (not value.strip() or len(value) > 64 or value != value.strip()):
+        raise ValueError("a version is 1-64 characters without surrounding spaces")
+    _set_file(root, VERSION_FILE, value)
+
+
+def login_500(root: Path, on: bool = True) -> None:
+    """``POST /api/v1/auth/login`` answers 500 while on."""
+    _set_file(root, LOGIN_500_FILE, "1" if on else None)
+
+
+def auth_me_open(root: Path, on: bool = True) -> None:
+    """``GET /api/v1/auth/me`` answers 200 without a token while on."""
+    _set_file(root, AUTH_ME_OPEN_FILE, "1" if on else None)
+
+
 def stop(root: Path, *components: str) -> list[str]:
     """Stop components (a dependency down); they stay stopped until ``start`` or ``up``."""
     return stack.stop(root, components)
@@ -104,6 +129,12 @@ def active(root: Path) -> list[Fault]:
     degraded = _read(root, READY_DEGRADED_FILE)
     if degraded is not None and degraded.split():
         found.append(Fault("ready-degraded", ",".join(degraded.split())))
+    forced_version = _read(root, VERSION_FILE)
+    if forced_version is not None:
+        found.append(Fault("version", forced_version.strip()))
+    for switch, name in (("login-500", LOGIN_500_FILE), ("auth-me-open", AUTH_ME_OPEN_FILE)):
+        if _read(root, name) is not None:
+            found.append(Fault(switch, "on"))
     state = load_state(root)
     if state is not None and state.pg_port:
         status = state.status()
@@ -119,7 +150,14 @@ def clear(root: Path) -> list[Fault]:
     Stopped components are not started: ``start`` or ``up`` does that.
     """
     cleared = [fault for fault in active(root) if fault.switch != "stop"]
-    for name in (API_500_FILE, API_SLOW_FILE, READY_DEGRADED_FILE):
+    for name in (
+        API_500_FILE,
+        API_SLOW_FILE,
+        READY_DEGRADED_FILE,
+        VERSION_FILE,
+        LOGIN_500_FILE,
+        AUTH_ME_OPEN_FILE,
+    ):
         _set_file(root, name, None)
     unhang(root, *COMPONENTS)
     return cleared

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lms_opscheck.sandbox import artifacts, leases, monitoring, security
+from lms_opscheck.sandbox import accounts, artifacts, leases, monitoring, security
 from lms_opscheck.sandbox import logs as app_logs
 from lms_opscheck.sandbox.processes import free_port, port_accepts, resume, spawn, wait_until
 from lms_opscheck.sandbox.processes import stop as stop_process
@@ -270,7 +270,12 @@ def _start_postgres(state: State) -> None:
 def _start_api(state: State) -> int:
     faults = state.dir / "faults"
     faults.mkdir(exist_ok=True)
+    # A sandbox made before the synthetic account existed gets its password now.
+    state.smoke_password = state.smoke_password or secrets.token_urlsafe(18)
     env = {
+        "SANDBOX_API_VERSION": accounts.VERSION,
+        "SANDBOX_API_SMOKE_EMAIL": accounts.SMOKE_EMAIL,
+        "SANDBOX_API_SMOKE_PASSWORD": state.smoke_password,
         "SANDBOX_API_DATABASE_DSN": (
             f"host=127.0.0.1 port={state.pg_port} dbname=lms user=lms password={state.pg_password}"
         ),

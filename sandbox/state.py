@@ -11,12 +11,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lms_opscheck.sandbox import monitoring, security
+from lms_opscheck.sandbox import accounts, monitoring, security
 from lms_opscheck.sandbox.postgres import PostgresServer, bin_dir
 from lms_opscheck.sandbox.processes import is_alive, is_paused, port_accepts
 
 PACKAGE = Path(__file__).resolve().parent.parent
 COMPONENTS = ("postgres", "redis", "api", "worker")
+#: The sample application's Alembic revisions; their head is the sandbox database's revision.
+MIGRATIONS = Path(__file__).resolve().parent / "lms_app_sample" / "migrations" / "versions"
 REDIS_AUTH_CHOICES = ("required", "none")
 #: Redis layout of a new sandbox. The LMS's compose files run Redis without a password ("none");
 #: hardened deployments set requirepass ("required"). The lead chooses the default here.
@@ -51,6 +53,8 @@ class State:
     redis_port: int = 0
     redis_password: str = ""
     redis_pid: int = 0
+    #: Password of the synthetic account (accounts.SMOKE_EMAIL) the post-deploy gate logs in as.
+    smoke_password: str = ""
     api_port: int = 0
     api_pid: int = 0
     worker_pid: int = 0
@@ -107,6 +111,10 @@ class State:
             "SANDBOX_DRILL_LOG_DIR": str(self.dir / "backups" / "drill_logs"),
             "SANDBOX_FAULTS_DIR": str(self.dir / "faults"),
             "SANDBOX_APP_LOG_DIR": str(self.dir / "logs"),
+            "SANDBOX_APP_VERSION": accounts.VERSION,
+            "SANDBOX_MIGRATIONS_DIR": str(MIGRATIONS),
+            "SANDBOX_SMOKE_EMAIL": accounts.SMOKE_EMAIL,
+            "SANDBOX_SMOKE_PASSWORD": self.smoke_password,
             **monitoring.environ(self.dir),
             **security.environ(self.dir),
         }

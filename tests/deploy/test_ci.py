@@ -81,7 +81,12 @@ def test_github_publishes_junit_and_keeps_the_run_folder_even_on_failure() -> No
     steps = job["steps"]
     (checks,) = [s for s in steps if COMMAND in s.get("run", "")]
     assert "--out opscheck-run" in checks["run"]
-    assert set(checks["env"]) == {"LMS_MONITOR_DB_PASSWORD", "LMS_REDIS_PASSWORD"}
+    assert set(checks["env"]) == {
+        "LMS_MONITOR_DB_PASSWORD",
+        "LMS_REDIS_PASSWORD",
+        "LMS_SMOKE_PASSWORD",
+        "LMS_EXPECTED_VERSION",
+    }
     after = steps[steps.index(checks) + 1 :]
     junit = [s for s in after if "junit" in s.get("uses", "")]
     upload = [s for s in after if s.get("uses", "").startswith("actions/upload-artifact@")]
