@@ -138,10 +138,20 @@ def start_prometheus(
 
 
 def wait_for_data(url: str, timeout: float = DATA_TIMEOUT, job: str = JOB) -> None:
-    """Until Prometheus has counted the API's requests between two scrapes (rate() > 0)."""
+    """Until Prometheus scrapes the API (target up) and has counted its requests (rate() > 0)."""
     query = f'sum(rate(http_requests_total{{job="{job}",path!="/metrics"}}[1m])) > 0'
 
     def counted() -> bool:
+        # The TSDB outlives a restart: recent rates can come from the previous Prometheus while
+        # this one has not discovered the API yet. Its own target must be up too.
+        targets = httpx.get(f"{url}/api/v1/targets", params={"state": "active"}, timeout=1.0)
+        up = [
+            t
+            for t in targets.json()["data"]["activeTargets"]
+            if t.get("labels", {}).get("job") == job and t.get("health") == "up"
+        ]
+        if not up:
+            return False
         answer = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=1.0).json()
         return bool(answer["data"]["result"])
 
