@@ -25,6 +25,7 @@ from lms_opscheck.config.capacity import CapacityPolicy, Volume
 from lms_opscheck.config.compliance import Compliance, Function
 from lms_opscheck.config.durations import Duration, format_duration
 from lms_opscheck.config.governance import Attestation, Waiver
+from lms_opscheck.config.hosts import Fleet, HostExpectations
 from lms_opscheck.config.locations import TimeZone, ToolPath, check_stamp_pattern
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.config.monitoring import GrafanaTarget, PrometheusTarget, SentryTarget, Slo
@@ -163,6 +164,8 @@ class Host(Frozen):
     uri: str
     identity_file: Path | None = None
     ssh_config: Path | None = None
+    #: What this host must show (HST-01..06); absent: its host checks are "not configured".
+    expect: HostExpectations | None = None
 
     @field_validator("uri")
     @classmethod
@@ -401,6 +404,7 @@ class Environment(Frozen):
     timeouts: Timeouts = Timeouts()
     ownership: Ownership = Ownership()
     hosts: dict[str, Host] = Field(default_factory=dict)
+    fleet: Fleet = Fleet()
     targets: Targets = Targets()
     artifacts: Artifacts = Artifacts()
     restore_drill: RestoreDrill | None = None
