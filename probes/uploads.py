@@ -26,7 +26,7 @@ f=$1; c=$2
 trap 'rm -f -- "$f"' EXIT
 trap 'exit 1' HUP INT TERM
 set -C
-printf '%s\\n' "$c" > "$f" || exit 10
+printf '%s\\n' "$c" | cat > "$f" || exit 10
 [ "$(cat -- "$f")" = "$c" ] || exit 11
 rm -f -- "$f" || exit 12
 [ ! -e "$f" ] || exit 13
