@@ -61,7 +61,8 @@ class Batch:
         lines = [f"m={marker}"]
         for key, step in self.steps.items():
             lines.append(f"printf '%s begin {key}\\n' \"$m\"")
-            lines.append(f"{{ {step.command} ; }} 2>&1; r=$?")
+            # A subshell: a step that says ``exit`` ends itself, not the batch.
+            lines.append(f"( {step.command}\n) 2>&1; r=$?")
             lines.append(f'printf \'\\n%s end {key} %s\\n\' "$m" "$r"')
         done = shell.run(["sh", "-c", "\n".join(lines)], timeout)
         return split_batch(done.stdout.decode(errors="replace"), marker, self.steps, shell.label)

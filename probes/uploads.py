@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from lms_opscheck.probes.disk import DiskUsage, parse_df
 from lms_opscheck.probes.errors import MeasurementError, Unreadable
 from lms_opscheck.probes.host_facts import failure_text, output_of
-from lms_opscheck.probes.hosts import Completed, Shell
+from lms_opscheck.probes.hosts import Completed
 
 PROBE_PREFIX = ".lms-opscheck-write-probe-"
 _WRITE_SCRIPT = """\
@@ -97,20 +97,33 @@ class WriteProbe:
         return self.problem is not None and self.problem.startswith("could not remove")
 
 
-def write_probe(shell: Shell, path: str, host: str, timeout: timedelta) -> WriteProbe:
-    """Create, read back and remove one uniquely named file in ``path`` (see the docstring)."""
-    name = f"{PROBE_PREFIX}{os.urandom(12).hex()}"
-    target = f"{path.rstrip('/')}/{name}"
+@dataclass(frozen=True)
+class WriteStep:
+    """The probe file's path, the bytes it will hold, and the shell text that writes, reads
+    back and removes it (run in the host's batch)."""
+
+    target: str
+    size: int
+    command: str
+
+
+def write_step(path: str, host: str) -> WriteStep:
+    target = f"{path.rstrip('/')}/{PROBE_PREFIX}{os.urandom(12).hex()}"
     line = f"lms-opscheck write probe {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} from {host}"[:99]
-    done = shell.run(["sh", "-c", _WRITE_SCRIPT, "sh", target, line], timeout)
-    where = f"{path} on {shell.label}"
+    command = shlex.join(["sh", "-c", _WRITE_SCRIPT, "sh", target, line])
+    return WriteStep(target, len(line) + 1, command)
+
+
+def write_result(path: str, label: str, step: WriteStep, done: Completed) -> WriteProbe:
+    """What the write step's exit status and words (stdout and stderr together) mean."""
+    where = f"{path} on {label}"
     if done.rc == 0:
-        return WriteProbe(target, where, len(line) + 1, None)
-    said = " ".join(done.stderr.decode(errors="replace").split())[:300]
+        return WriteProbe(step.target, where, step.size, None)
+    said = " ".join(output_of(done).split())[:300]
     what = _WRITE_FAILURES.get(done.rc)
     if what is None:
         raise Unreadable(where, f"the write probe's shell failed: {said or done.rc}")
-    problem = f"{what} {target}" + (f": {said}" if said else "")
+    problem = f"{what} {step.target}" + (f": {said}" if said else "")
     if done.rc in (12, 13):
         problem += " (the file is left behind: remove it)"
-    return WriteProbe(target, where, 0, problem)
+    return WriteProbe(step.target, where, 0, problem)

@@ -325,3 +325,12 @@ def test_refused_key_and_unknown_host_key_are_named_and_nothing_examined_never_p
     assert "not configured: no host under hosts: expects processes" in (
         nothing.only("test_expected_process_is_running").message
     )
+
+
+def test_a_windows_host_is_not_applicable_and_says_why(tmp_path: Path) -> None:
+    hosts = {"win-1": {"uri": "winrm://ops@win-1.invalid", "expect": {"processes": ["w3wp"]}}}
+    run = review(tmp_path, hosts_env(tmp_path, hosts), "-k", "HST-01")
+    result = run.only("test_expected_process_is_running[win-1:w3wp]")
+    assert result.outcome == "skipped", run.output
+    assert "not applicable: win-1 is a winrm:// host" in result.message
+    assert "POSIX shell" in result.message
