@@ -4,9 +4,11 @@ over both backends (local:// and ssh://): healthy, then broken the way productio
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -334,3 +336,35 @@ def test_a_windows_host_is_not_applicable_and_says_why(tmp_path: Path) -> None:
     assert result.outcome == "skipped", run.output
     assert "not applicable: win-1 is a winrm:// host" in result.message
     assert "POSIX shell" in result.message
+
+
+def test_multiplexed_hosts_pass_and_leave_no_ssh_master_behind(tmp_path: Path, sshd: Sshd) -> None:
+    expect = {"processes": ["sshd"], "ports": [sshd.port]}
+    hosts = {f"app-{n}": {**sshd.host(), "expect": expect} for n in range(1, 4)}
+    env = hosts_env(tmp_path, hosts, fleet={"multiplex": True, "max_parallel": 2})
+    # A short private TMPDIR: the run's control sockets go there (a socket path is <= 107 bytes).
+    temp = Path(tempfile.mkdtemp(prefix="hst-", dir="/tmp"))
+    try:
+        run = run_suite(
+            *("-m", "daily", f"--env={env}", CHECKS),
+            out=tmp_path / "out",
+            env={"TMPDIR": str(temp)},
+        )
+        passed = Counter(r.outcome for r in run.checks.values())
+        assert passed == {"passed": 6, "skipped": 3 * 4}, run.output
+        masters = subprocess.run(
+            ["pgrep", "-f", f"ControlPath={temp}/"], capture_output=True, text=True, check=False
+        )
+        assert masters.stdout == "", "an ssh master outlived the run"
+        assert list(temp.iterdir()) == [], "the run left its control folder behind"
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_bad_expectation_is_a_one_line_configuration_error(tmp_path: Path) -> None:
+    hosts = {"web-1": {"uri": "local://", "expect": {"uploads": {"path": "/srv", "mode": 750}}}}
+    run = review(tmp_path, hosts_env(tmp_path, hosts))
+    assert run.exit_code == 4, run.output
+    assert "hosts.web-1.expect.uploads.mode" in run.stderr
+    assert 'quoted string, e.g. "0750"' in run.stderr
+    assert "Traceback" not in run.output
