@@ -26,6 +26,7 @@ from lms_opscheck.config.compliance import Compliance, Function
 from lms_opscheck.config.deploy import DeployGate
 from lms_opscheck.config.durations import Duration, format_duration
 from lms_opscheck.config.governance import Attestation, Waiver
+from lms_opscheck.config.hosts import Fleet, HostExpectations
 from lms_opscheck.config.incident import IncidentTriage
 from lms_opscheck.config.locations import TimeZone, ToolPath, check_stamp_pattern
 from lms_opscheck.config.logs import LogLocation, LogPolicy
@@ -165,6 +166,8 @@ class Host(Frozen):
     uri: str
     identity_file: Path | None = None
     ssh_config: Path | None = None
+    #: What this host must show (HST-01..06); absent: its host checks are "not configured".
+    expect: HostExpectations | None = None
 
     @field_validator("uri")
     @classmethod
@@ -403,6 +406,7 @@ class Environment(Frozen):
     timeouts: Timeouts = Timeouts()
     ownership: Ownership = Ownership()
     hosts: dict[str, Host] = Field(default_factory=dict)
+    fleet: Fleet = Fleet()
     targets: Targets = Targets()
     artifacts: Artifacts = Artifacts()
     restore_drill: RestoreDrill | None = None

@@ -13,6 +13,7 @@ pytest_plugins = [
     "lms_opscheck.fixtures.reviews",
     "lms_opscheck.fixtures.tls",
     "lms_opscheck.fixtures.security",
+    "lms_opscheck.fixtures.hosts",
     "lms_opscheck.fixtures.plugin",
     # After plugin: its option check (tryfirst) then runs before the sandbox boots.
     "lms_opscheck.fixtures.deploy",

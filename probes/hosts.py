@@ -17,6 +17,7 @@ too long for the OS) is a one-line MeasurementError, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -24,6 +25,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from lms_opscheck.config.model import Host
@@ -32,6 +34,9 @@ from lms_opscheck.probes.errors import MeasurementError, NoAnswer, Rejected, Unr
 #: Exit status of coreutils ``timeout`` when it had to stop the command.
 TIMED_OUT = 124
 NOT_FOUND = 127
+#: Seconds an idle ssh master outlives its last command: a run that dies before
+#: ``close_master`` leaves no connection behind for longer than this.
+CONTROL_PERSIST = 30
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,13 @@ class RemoteShell:
         return Completed(int(result.rc), result.stdout_bytes, result.stderr_bytes)
 
 
-def shell_for(name: str, host: Host, connect: timedelta) -> Shell:
-    """The shell of host ``name`` as configured; ssh connects within ``connect``."""
+def shell_for(name: str, host: Host, connect: timedelta, control_path: Path | None = None) -> Shell:
+    """The shell of host ``name`` as configured; ssh connects within ``connect``.
+
+    With ``control_path`` (a socket path of this host alone), ssh keeps one master connection
+    there (ControlMaster/ControlPersist), so the host's later commands skip the handshake; the
+    caller ends it with ``close_master``.
+    """
     if host.uri.rstrip("/") in ("local:", "local://", "local"):
         return LocalShell()
     import testinfra
@@ -133,6 +143,14 @@ def shell_for(name: str, host: Host, connect: timedelta) -> Shell:
         options["ssh_extra_args"] = (
             f"-o BatchMode=yes -o ServerAliveInterval={seconds} -o ServerAliveCountMax=2"
         )
+        if control_path is not None:
+            # In the extra args, not testinfra's controlpath: testinfra %-formats its command
+            # line and escapes only the extra args. A literal path, one per configured host
+            # (ssh's %C would give 20 aliases of one machine a single master).
+            options["ssh_extra_args"] += (
+                f" -o ControlMaster=auto -o ControlPersist={CONTROL_PERSIST}s"
+                f" -o ControlPath={control_path}"
+            )
     if host.identity_file is not None:
         options["ssh_identity_file"] = str(host.identity_file)
     if host.ssh_config is not None:
@@ -144,6 +162,19 @@ def shell_for(name: str, host: Host, connect: timedelta) -> Shell:
             f"{name} ({host.uri})", f"not a usable testinfra host: {exc}"
         ) from None
     return RemoteShell(host.uri.split("?")[0], remote, seconds)
+
+
+def close_master(control_path: Path) -> None:
+    """End the ssh master connection kept at ``control_path``, if one is there (bounded)."""
+    if not control_path.exists():
+        return
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        subprocess.run(
+            ["ssh", "-o", f"ControlPath={control_path}", "-O", "exit", "opscheck-master"],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
 
 
 def _stderr_of(exc: RuntimeError) -> str:

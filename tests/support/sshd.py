@@ -35,8 +35,9 @@ class Sshd:
 
 
 @contextmanager
-def running_sshd(root: Path) -> Iterator[Sshd]:
-    """sshd on a free loopback port accepting root with a fresh key; stopped at the end."""
+def running_sshd(root: Path, extra_config: str = "") -> Iterator[Sshd]:
+    """sshd on a free loopback port accepting root with a fresh key; stopped at the end.
+    ``extra_config``: more sshd_config lines (e.g. ``MaxStartups 100`` for a bench)."""
     root.mkdir(parents=True, exist_ok=True)
     host_key, client_key = root / "host_ed25519", root / "client_ed25519"
     for key in (host_key, client_key):
@@ -53,7 +54,7 @@ def running_sshd(root: Path) -> Iterator[Sshd]:
         f"AuthorizedKeysFile {root / 'authorized_keys'}\nStrictModes no\n"
         f"PidFile {root / 'sshd.pid'}\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUsePAM no\n"
-        "LogLevel ERROR\n"
+        "LogLevel ERROR\n" + extra_config
     )
     client_config = root / "ssh_config"
     client_config.write_text(
