@@ -37,7 +37,14 @@ ROUTES = {
     "/api/v1/health": (200, "application/json", '{"status":"ok"}'),
     "/api/v1/ready": (200, "application/json", '{"status":"ok","database":"up","redis":"up"}'),
     "/metrics": (200, "text/plain; version=0.0.4; charset=utf-8", METRICS),
+    "/api/v1/auth/me": (401, "application/json", '{"detail":"Not authenticated"}'),
 }
+#: What the LMS sends on every answer (lms-target.md): a healthy replica passes SEC-05.
+SECURITY_HEADERS = (
+    "x-content-type-options: nosniff\r\nx-frame-options: DENY\r\n"
+    "referrer-policy: strict-origin-when-cross-origin\r\n"
+    "permissions-policy: geolocation=()\r\ncontent-security-policy: default-src 'self'\r\n"
+)
 
 
 async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -51,7 +58,7 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         data = body.encode()
         writer.write(
             f"HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\n"
-            f"content-length: {len(data)}\r\nconnection: close\r\n\r\n".encode()
+            f"content-length: {len(data)}\r\n{SECURITY_HEADERS}connection: close\r\n\r\n".encode()
             + data
         )
         await writer.drain()
