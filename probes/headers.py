@@ -16,6 +16,7 @@ import httpx
 
 from lms_opscheck.config.model import Timeouts
 from lms_opscheck.probes.errors import NoAnswer, Unreachable
+from lms_opscheck.probes.http import ssl_context
 
 CLOSED = (401, 403, 404)
 _MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", re.I)
@@ -31,15 +32,17 @@ class Answer:
         return self.headers.get(name.lower())
 
 
-def tls_trust(ca_file: Path | None, verify: bool = True) -> ssl.SSLContext | bool:
-    """What httpx verifies answers against: the CA file, the system store, or nothing."""
-    if not verify:
-        return False
-    return ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+def tls_trust(ca_file: Path | None, verify: bool = True) -> ssl.SSLContext:
+    """What httpx verifies answers against: the CA file, the system store, or nothing.
+
+    One shared context per setting: ``verify=True`` would make httpx build one per client
+    (~15 ms of CPU each, even for http://), 3 s for 200 replicas' headers.
+    """
+    return ssl_context(verify, str(ca_file) if ca_file else None)
 
 
 def get_head(
-    url: str, timeouts: Timeouts, trust: ssl.SSLContext | bool, server_name: str | None = None
+    url: str, timeouts: Timeouts, trust: ssl.SSLContext, server_name: str | None = None
 ) -> Answer:
     """GET ``url`` and keep its status and headers; the body is not read."""
     timeout = httpx.Timeout(

@@ -14,7 +14,7 @@ import httpx
 
 from lms_opscheck.config.model import Timeouts
 from lms_opscheck.probes.errors import NoAnswer, Unreachable
-from lms_opscheck.probes.http import MAX_BODY, HttpReply
+from lms_opscheck.probes.http import MAX_BODY, HttpReply, ssl_context
 
 
 def client(timeouts: Timeouts, verify: bool = True) -> httpx.Client:
@@ -22,7 +22,8 @@ def client(timeouts: Timeouts, verify: bool = True) -> httpx.Client:
     timeout = httpx.Timeout(
         timeouts.request.total_seconds(), connect=timeouts.connect.total_seconds()
     )
-    return httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
+    # The shared context: httpx would build one per client (~15 ms of CPU each).
+    return httpx.Client(timeout=timeout, verify=ssl_context(verify), follow_redirects=False)
 
 
 def get(http: httpx.Client, url: str, max_body: int = MAX_BODY) -> HttpReply:
