@@ -27,12 +27,10 @@ Usage: python bench/bench_hosts.py [--rounds N] [--hosts N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,31 +39,13 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _alternate import Sample, alternate, ratio  # noqa: E402  (bench/ is on sys.path)
+
 from lms_opscheck.config.model import Environment  # noqa: E402
 from lms_opscheck.fixtures.hosts import HostRound  # noqa: E402
 from tests.support.sshd import Sshd, running_sshd  # noqa: E402
 
-Sample = tuple[float, str]
 WANTED = frozenset({"processes", "ports", "mounts", "uploads", "write_probe"})
-
-
-def alternate(rounds: int, runs: dict[str, Callable[[], Sample]]) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    notes: dict[str, set[str]] = {name: set() for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            seconds, note = run()
-            samples[name].append(seconds)
-            notes[name].add(note)
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    for name in runs:
-        print(f"  {name:<52} {medians[name]:7.3f} s   ({', '.join(sorted(notes[name]))})")
-    return medians
-
-
-def ratio(title: str, value: float, baseline: float, target: float | None = None) -> None:
-    goal = f" (target <= {target:g}x)" if target else ""
-    print(f"  -> {title}: {value / baseline:.2f}x{goal}")
 
 
 def config(sshd: Sshd, names: list[str], uploads: Path, **fleet: Any) -> dict[str, Any]:
