@@ -12,7 +12,9 @@ import pytest
 from lms_opscheck.config.levels import percent, size
 from lms_opscheck.fixtures.evidence import EvidenceLog
 from lms_opscheck.fixtures.hosts import HostItem, HostRound, not_configured
+from lms_opscheck.probes import uploads as uploads_probe
 from lms_opscheck.probes.disk import DiskUsage
+from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.uploads import WriteProbe
 
 SCALING = "4.3 Infrastructure Scaling"
@@ -137,17 +139,7 @@ def test_uploads_directory_has_its_owner_and_mode(
     assert found.exists, f"uploads folder {found.where} does not exist; expected a directory"
     evidence.record("owner", f"{found.owner}:{found.group}", target=found.where)
     evidence.record("mode", found.mode, threshold=expected.mode, target=found.where)
-    wrong = []
-    if found.kind != "directory":
-        wrong.append(f"it is a {found.kind}, expected a directory")
-    for what, seen, number, want in (
-        ("owner", found.owner, found.uid, expected.owner),
-        ("group", found.group, found.gid, expected.group),
-    ):
-        if want is not None and want not in (seen, str(number)):
-            wrong.append(f"{what} is {seen} ({number}), expected {want}")
-    if expected.mode is not None and found.mode != expected.mode:
-        wrong.append(f"mode is {found.mode}, expected {expected.mode}")
+    wrong = uploads_probe.ownership_problems(found, expected)
     assert not wrong, f"uploads folder {found.where}: " + "; ".join(wrong)
 
 
@@ -172,7 +164,7 @@ def test_uploads_volume_has_free_space(
         not_configured(pytestconfig, f"hosts.{uploads_on_host.host}.expect.uploads.min_free")
     assert found.exists, f"uploads folder {found.where} does not exist; no free space to measure"
     if isinstance(found.usage, Exception) or found.usage is None:
-        raise found.usage or AssertionError(f"{found.where}: df was not read")
+        raise found.usage or Unreadable(found.where, "df was not read")
     usage = found.usage
     assert expected.min_free is not None
     floor = expected.min_free.floor(usage.used + usage.available)

@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from lms_opscheck.config.hosts import UploadsExpectation
 from lms_opscheck.probes.disk import DiskUsage, parse_df
 from lms_opscheck.probes.errors import MeasurementError, Unreadable
 from lms_opscheck.probes.host_facts import failure_text, output_of
@@ -127,3 +128,19 @@ def write_result(path: str, label: str, step: WriteStep, done: Completed) -> Wri
     if done.rc in (12, 13):
         problem += " (the file is left behind: remove it)"
     return WriteProbe(step.target, where, 0, problem)
+
+
+def ownership_problems(found: UploadsDir, expected: UploadsExpectation) -> list[str]:
+    """What differs from the configured kind, owner, group and mode (names or numeric ids)."""
+    wrong = []
+    if found.kind != "directory":
+        wrong.append(f"it is a {found.kind}, expected a directory")
+    for what, seen, number, want in (
+        ("owner", found.owner, found.uid, expected.owner),
+        ("group", found.group, found.gid, expected.group),
+    ):
+        if want is not None and want not in (seen, str(number)):
+            wrong.append(f"{what} is {seen} ({number}), expected {want}")
+    if expected.mode is not None and found.mode != expected.mode:
+        wrong.append(f"mode is {found.mode}, expected {expected.mode}")
+    return wrong
