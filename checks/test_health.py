@@ -6,6 +6,8 @@ separate controls, so that a waiver or a severity applies to exactly the rule it
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from lms_opscheck.config.durations import format_duration
@@ -19,6 +21,23 @@ from lms_opscheck.probes.redis_ping import RedisPing
 
 RUNBOOK = "2.1 System Health Check"
 SLO = "policy.api_latency"
+
+
+def _within_latency_slo(
+    evidence: EvidenceLog,
+    name: str,
+    measured: timedelta,
+    policy: Policy,
+    target: str,
+    request: str,
+) -> None:
+    """One rule for HLT-06/07/08: ``target`` answered ``request`` within policy.api_latency."""
+    slo = format_duration(policy.api_latency)
+    evidence.record(name, measured, threshold=f"<= {slo}", target=target)
+    assert measured <= policy.api_latency, (
+        f"{target} answered {request}in {format_duration(measured)}; "
+        f"the latency SLO is {slo} ({SLO})"
+    )
 
 
 @pytest.mark.daily
@@ -60,12 +79,7 @@ def test_api_replica_answers_within_latency_slo(
     api_health: HttpReply, policy: Policy, evidence: EvidenceLog
 ) -> None:
     """Every API replica answers its liveness GET within the latency SLO."""
-    slo = format_duration(policy.api_latency)
-    evidence.record("latency", api_health.latency, threshold=f"<= {slo}", target=api_health.sent)
-    assert api_health.latency <= policy.api_latency, (
-        f"{api_health.sent} answered in {format_duration(api_health.latency)}; "
-        f"the latency SLO is {slo} ({SLO})"
-    )
+    _within_latency_slo(evidence, "latency", api_health.latency, policy, api_health.sent, "")
 
 
 @pytest.mark.daily
@@ -160,13 +174,8 @@ def test_database_answers_within_latency_slo(
     database_ping: DatabasePing, policy: Policy, evidence: EvidenceLog
 ) -> None:
     """PostgreSQL answers connect + SELECT 1 within the latency SLO."""
-    slo = format_duration(policy.api_latency)
-    evidence.record(
-        "round_trip", database_ping.round_trip, threshold=f"<= {slo}", target=database_ping.target
-    )
-    assert database_ping.round_trip <= policy.api_latency, (
-        f"{database_ping.target} answered SELECT 1 in "
-        f"{format_duration(database_ping.round_trip)}; the latency SLO is {slo} ({SLO})"
+    _within_latency_slo(
+        evidence, "round_trip", database_ping.round_trip, policy, database_ping.target, "SELECT 1 "
     )
 
 
@@ -228,13 +237,8 @@ def test_redis_answers_within_latency_slo(
     redis_ping: RedisPing, policy: Policy, evidence: EvidenceLog
 ) -> None:
     """Redis answers connect + PING within the latency SLO."""
-    slo = format_duration(policy.api_latency)
-    evidence.record(
-        "round_trip", redis_ping.round_trip, threshold=f"<= {slo}", target=redis_ping.target
-    )
-    assert redis_ping.round_trip <= policy.api_latency, (
-        f"{redis_ping.target} answered PING in {format_duration(redis_ping.round_trip)}; "
-        f"the latency SLO is {slo} ({SLO})"
+    _within_latency_slo(
+        evidence, "round_trip", redis_ping.round_trip, policy, redis_ping.target, "PING "
     )
 
 
