@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,7 +15,7 @@ import yaml
 
 from lms_opscheck.reports import alerts
 from tests.deploy.conftest import DEPLOY, run, tool
-from tests.support.alertmanager import free_port
+from tests.support import alertmanager as support
 from tests.support.sample_runs import check
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
@@ -76,44 +74,10 @@ def test_group_by_env_and_control() -> None:
 @contextmanager
 def alertmanager_with(config: dict[str, Any], root: Path) -> Iterator[str]:
     """The real Alertmanager on 127.0.0.1 with ``config``; stopped at the end, even on failure."""
-    binary = shutil.which("prometheus-alertmanager")
-    if binary is None:
+    if shutil.which(support.BINARY) is None:
         pytest.skip("prometheus-alertmanager is not installed (Debian prometheus-alertmanager)")
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "alertmanager.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (root / "log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={root / 'alertmanager.yml'}",
-                f"--storage.path={root / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert process.poll() is None, (root / "log").read_text()
-                assert time.monotonic() < deadline, "alertmanager did not start"
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with support.alertmanager(root, config=yaml.safe_dump(config)) as url:
+        yield url
 
 
 def test_the_suites_push_mutes_the_rules_alert_of_the_same_control(tmp_path: Path) -> None:

@@ -28,10 +28,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def alertmanager(root: Path, start_timeout: float = 15.0) -> Iterator[str]:
-    """Start Alertmanager in ``root``; yield its base URL; stop it at the end, even on failure."""
+def alertmanager(root: Path, start_timeout: float = 15.0, config: str = CONFIG) -> Iterator[str]:
+    """Start Alertmanager in ``root`` with ``config``; yield its base URL; stop it at the end,
+    even on failure."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "alertmanager.yml").write_text(CONFIG)
+    (root / "alertmanager.yml").write_text(config)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (root / "alertmanager.log").open("wb")
