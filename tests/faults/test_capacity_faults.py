@@ -5,10 +5,8 @@ with the worker stopped, database growth between two runs."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from tests.support.replica import streaming_replica
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.sshd import MISSING, SSHD, running_sshd
 from tests.support.stacks import sandbox_config
+from tests.support.volumes import tmpfs
 
 CHECKS = "checks/test_capacity.py"
 
@@ -71,27 +70,12 @@ def test_a_healthy_stack_passes_and_growth_starts_with_the_second_run(
     )
 
 
-@contextmanager
-def small_filesystem(path: Path, size: str = "4m") -> Iterator[Path]:
-    path.mkdir(parents=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (root needed): {mounted.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30, check=False)
-
-
 def test_a_volume_over_its_levels_fails_and_one_at_warning_warns(
     tmp_path: Path, shared_stack: stack.State
 ) -> None:
     with ExitStack() as mounts:
-        full = mounts.enter_context(small_filesystem(tmp_path / "full"))
-        warm = mounts.enter_context(small_filesystem(tmp_path / "warm"))
+        full = mounts.enter_context(tmpfs(tmp_path / "full", size="4m"))
+        warm = mounts.enter_context(tmpfs(tmp_path / "warm", size="4m"))
         (full / "blob").write_bytes(b"\0" * 3_900_000)  # ~95 % of 4 MiB
         (warm / "blob").write_bytes(b"\0" * 3_500_000)  # ~83 %
         volumes = [{"name": "uploads", "path": str(full)}, {"name": "backups", "path": str(warm)}]

@@ -21,6 +21,7 @@ import pytest
 from tests.support.runner import SuiteRun, run_suite, write_env
 from tests.support.sshd import MISSING, SSHD, Sshd, running_sshd
 from tests.support.stacks import closed_port
+from tests.support.volumes import fill, tmpfs
 
 CHECKS = "checks/test_hosts.py"
 #: A listener that stays up until killed; its command line carries the name it is started as.
@@ -67,32 +68,6 @@ def wait_listening(port: int) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-@contextmanager
-def tmpfs(path: Path, size: str = "1m") -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0750", "tmpfs", str(path)],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (root needed): {mounted.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30, check=False)
-
-
-def fill(path: Path) -> None:
-    """Write until the filesystem is full (ENOSPC is the point)."""
-    with (path / "filler").open("wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
-
-
 def hosts_env(tmp: Path, hosts: dict[str, Any], **extra: Any) -> Path:
     config = {
         "name": "hosts",
@@ -128,8 +103,8 @@ def machine(tmp_path: Path) -> Iterator[dict[str, Any]]:
         worker = stack.enter_context(program(tmp_path, f"celery-{token}"))
         api = stack.enter_context(program(tmp_path, f"uvicorn-{token}", str(port)))
         wait_listening(port)
-        data = stack.enter_context(tmpfs(tmp_path / "data", "4m"))
-        uploads = stack.enter_context(tmpfs(tmp_path / "uploads", "1m"))
+        data = stack.enter_context(tmpfs(tmp_path / "data", "4m", options="mode=0750"))
+        uploads = stack.enter_context(tmpfs(tmp_path / "uploads", "1m", options="mode=0750"))
         yield {
             "token": token, "port": port, "worker": worker, "api": api,
             "data": data, "uploads": uploads,
