@@ -100,6 +100,14 @@ def vault_config(url: str, folder: str = "lms") -> dict[str, Any]:
     return {"secrets_age": {"secrets": SECRETS, "vault": vault}}
 
 
+def weekly_secret_age(vault: FakeVault, tmp: Path, *options: str) -> tuple[SuiteRun, str]:
+    """The weekly secret-age check against ``vault`` served on 127.0.0.1 for that run only."""
+    with vault_serving(vault) as url:
+        suite = run(tmp, vault_config(url), "-m", "weekly", "-k", "secret", *options,
+                    SELFTEST_VAULT_TOKEN=TOKEN)  # fmt: skip
+    return suite, url
+
+
 def test_vault_metadata_over_age_fails_and_no_value_is_ever_requested(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     vault = FakeVault(
@@ -107,17 +115,7 @@ def test_vault_metadata_over_age_fails_and_no_value_is_ever_requested(tmp_path: 
         CANARY,
         {"SECRET_KEY": (3, now - timedelta(days=120)), "DATABASE_PASSWORD": (7, now)},
     )
-    with vault_serving(vault) as url:
-        suite = run(
-            tmp_path,
-            vault_config(url),
-            "-m",
-            "weekly",
-            "-k",
-            "secret",
-            "-rA",
-            SELFTEST_VAULT_TOKEN=TOKEN,
-        )
+    suite, url = weekly_secret_age(vault, tmp_path, "-rA")
     check = suite.only("test_every_secret_is_younger")
     assert check.outcome == "failed"
     assert f"vault {url} secret/lms has no rotation of REDIS_PASSWORD" in check.message
@@ -126,32 +124,14 @@ def test_vault_metadata_over_age_fails_and_no_value_is_ever_requested(tmp_path: 
     written = everything_written(suite)
     assert CANARY not in written and TOKEN not in written
     vault.secrets["REDIS_PASSWORD"] = (1, now - timedelta(days=2))
-    with vault_serving(vault) as url:
-        again = run(
-            tmp_path / "again",
-            vault_config(url),
-            "-m",
-            "weekly",
-            "-k",
-            "secret",
-            SELFTEST_VAULT_TOKEN=TOKEN,
-        )
+    again, url = weekly_secret_age(vault, tmp_path / "again")
     check = again.only("test_every_secret_is_younger")
     assert "SECRET_KEY rotated 120d ago (version 3); maximum 90d" in check.message
 
 
 def test_a_vault_refusing_the_token_is_an_error_not_a_verdict(tmp_path: Path) -> None:
     vault = FakeVault("another-token", CANARY, {"SECRET_KEY": (1, datetime.now(UTC))})
-    with vault_serving(vault) as url:
-        suite = run(
-            tmp_path,
-            vault_config(url),
-            "-m",
-            "weekly",
-            "-k",
-            "secret",
-            SELFTEST_VAULT_TOKEN=TOKEN,
-        )
+    suite, _ = weekly_secret_age(vault, tmp_path)
     check = suite.only("test_every_secret_is_younger")
     assert check.outcome == "error"
     assert "Vault refused the token for lms/SECRET_KEY" in check.message
