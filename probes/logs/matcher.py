@@ -10,6 +10,7 @@ error). Needles are built from the location's formats and the policy (see :func:
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -87,6 +88,7 @@ class HyperscanMatcher:
     def __init__(self, found: Sequence[Needle]) -> None:
         assert hyperscan is not None
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._scratch = threading.local()  # a scan needs scratch space no other thread is using
         self._empty = not found
         if found:
             self._db.compile(
@@ -104,7 +106,10 @@ class HyperscanMatcher:
         def on_match(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
             hits.append(end)
 
-        self._db.scan(chunk, match_event_handler=on_match)
+        scratch = getattr(self._scratch, "space", None)
+        if scratch is None:
+            scratch = self._scratch.space = hyperscan.Scratch(self._db)
+        self._db.scan(chunk, match_event_handler=on_match, scratch=scratch)
         hits.sort()
         return hits
 

@@ -16,10 +16,10 @@ import pytest
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.hosts import LocalShell
-from lms_opscheck.probes.logs import LogWindow, scan_location, sources
+from lms_opscheck.probes.logs import LogWindow, pipeline, scan_location, sources
 from lms_opscheck.probes.logs.matcher import hyperscan
 from lms_opscheck.sandbox.logs import access_line, json_line, lms_line, request_lines
-from tests.support.logfiles import MINUTE, burst, db_error, health
+from tests.support.logfiles import MINUTE, burst, db_error, failed_login, health, scanner
 from tests.support.logfiles import write as write_at
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -232,3 +232,49 @@ def test_nested_windows_from_one_read_across_many_chunks(
     assert weekly.errors is not None and daily.errors is not None and hourly.errors is not None
     assert (weekly.errors.errors, daily.errors.errors, hourly.errors.errors) == (33, 3, 0)
     assert weekly.files == ("app.log",) and weekly.first_time == NOW - timedelta(days=7)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_the_threaded_pipeline_measures_exactly_what_the_serial_one_does(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch, gz: bool
+) -> None:
+    """Big logs are counted and prefiltered on two threads: same windows, counts and findings."""
+    monkeypatch.setattr(sources, "LOCAL_CHUNK", 48 << 10)
+    monkeypatch.setattr(sources, "PROBE", 4 << 10)
+    write(tmp_path / ("app.log.1.gz" if gz else "app.log"),
+          health(NOW - timedelta(days=9), NOW, timedelta(seconds=20)),
+          burst(NOW - timedelta(days=5), 30, db_error),
+          burst(NOW - timedelta(hours=5), 40, failed_login("203.0.113.9")),
+          burst(NOW - timedelta(hours=3), 25, scanner("198.51.100.7")),
+          burst(NOW - timedelta(minutes=30), 3, db_error), gz=gz)  # fmt: skip
+    windows = [DAY, timedelta(days=7), timedelta(hours=1)]
+    serial = scan(tmp_path, engine, windows=windows)
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)
+    threaded = scan(tmp_path, engine, windows=windows)
+    assert threaded == serial
+    assert [w.lines for w in threaded] == [w.lines for w in serial] and serial[0].lines > 0
+    assert threaded[0].errors is not None and threaded[0].errors.errors == 33
+
+
+def test_line_breaks_are_counted_alike_by_both_counters() -> None:
+    """NumPy's counter works a 1 MiB slice at a time: breaks on a slice edge count once."""
+    edge = 1 << 20
+    data = bytearray(b"x" * (3 * edge + 12345))
+    for at in (0, edge - 1, edge, 2 * edge + 1, len(data) - 1):
+        data[at] = 10
+    data.extend(b"line\n" * 1000)
+    fast = pipeline._fast_counter()
+    assert fast(bytes(data)) == pipeline.count_lines(bytes(data)) == 1005
+
+
+def test_a_line_with_an_impossible_time_is_untimed_not_a_crash(tmp_path: Path, engine: str) -> None:
+    """Damaged lines (a torn write, a bad disk) can carry 11:61 or 2026-13-45: no such moment."""
+    good = lms_line(NOW - timedelta(minutes=5), "ERROR", "app.db", "pool timeout")
+    (tmp_path / "app.log").write_text(
+        f"{good}\n2026-11-28 11:61:00,000 ERROR [app.db] torn\n"
+        "2026-13-45 10:00:00,000 ERROR [app.db] torn too\n2026-11-28 11:59:99,000 INFO [x] y\n"
+    )
+    os.utime(tmp_path / "app.log", (NOW.timestamp(), NOW.timestamp()))
+    (window,) = scan(tmp_path, engine)
+    assert window.lines == 4
+    assert window.errors is not None and window.errors.errors == 3  # placed after the good line
