@@ -25,11 +25,19 @@ from tests.support.stacks import black_hole, closed_port, hung_config, sandbox_c
 CHECKS = "checks"
 
 
-def triage(tmp: Path, config: dict[str, Any], *keywords: str, marker: str = "incident") -> SuiteRun:
+def triage(
+    tmp: Path,
+    config: dict[str, Any],
+    *keywords: str,
+    marker: str = "incident",
+    env: dict[str, str] | None = None,
+) -> SuiteRun:
     tmp.mkdir(parents=True, exist_ok=True)
     env_file = write_env(tmp / "env.yaml", config)
     selection = ["-k", " or ".join(keywords)] if keywords else []
-    return run_suite("-m", marker, f"--env={env_file}", CHECKS, *selection, out=tmp / "out")
+    return run_suite(
+        "-m", marker, f"--env={env_file}", CHECKS, *selection, out=tmp / "out", env=env
+    )
 
 
 def lms(state: stack.State, **options: Any) -> psycopg.Connection[Any]:
@@ -322,14 +330,22 @@ def test_everything_down_ends_within_one_deadline_each_check_an_error_naming_its
             "object_storage": {"endpoint": f"http://127.0.0.1:{port}", "bucket": "lms-files"},
         }
         config["targets"]["prometheus"] = {"url": f"http://127.0.0.1:{port}"}
+        # The log host and Vault are down too: their waits overlap the round's (fixtures/early).
+        config["hosts"] = {"logs-1": {"uri": f"ssh://ops@127.0.0.1:{port}"}}
+        config["artifacts"] = {"app_logs": {"host": "logs-1", "dir": "/var/log/lms"}}
+        config["secrets_age"] = {
+            "secrets": ["SECRET_KEY"],
+            "vault": {"url": f"http://127.0.0.1:{port}", "token": "${LMS_VAULT_TOKEN}"},
+        }
         started = time.monotonic()
-        run = triage(tmp_path, config)
+        run = triage(tmp_path, config, env={"LMS_VAULT_TOKEN": "hvs.everything-down"})
         elapsed = time.monotonic() - started
     measured = {
         r.properties["control_id"]: r for r in run.checks.values() if r.outcome != "skipped"
     }
     for control in (
         *("HLT-01", "HLT-03", "HLT-04", "CAP-04", "CAP-05", "INC-02", "INC-03", "MON-01", "MON-05"),
+        *("INC-01", "LOG-01", "SEC-08"),
     ):
         assert control in measured, run.output
     assert {r.outcome for r in measured.values()} == {"error"}, run.output
@@ -338,6 +354,9 @@ def test_everything_down_ends_within_one_deadline_each_check_an_error_naming_its
     assert f"redis://127.0.0.1:{port}/0" in measured["INC-04"].message
     assert f"http://127.0.0.1:{port}/lms-files" in measured["INC-05"].message
     assert f"http://127.0.0.1:{port}" in measured["MON-01"].message
+    assert f"ssh://ops@127.0.0.1:{port}" in measured["INC-01"].message, measured["INC-01"].message
+    assert f"vault http://127.0.0.1:{port}" in measured["SEC-08"].message
+    assert "hvs.everything-down" not in run.output
     assert any("within the run's deadline of 3s" in r.message for r in measured.values())
     # One round for every area: one deadline (3 s) plus pytest's start-up, not one per area.
     print(f"everything down: {elapsed:.1f}s for {len(measured)} checks")
