@@ -1,14 +1,17 @@
 """Wall time of `pytest -m daily --env sandbox` against a shell script doing the same checks.
 
 Runs alternate (pytest, shell, pytest, shell, ...) so machine noise hits both alike; prints
-medians and ratios. Also: the same with every target hung, and `pytest --collect-only` as floor.
-Usage: python bench/bench_daily.py [--rounds N]
+medians and ratios. The console command is measured twice: from this checkout's environment
+and installed from the wheel into a fresh venv (what an operator runs; ``--no-install`` skips
+it). Also: the same with every target hung, and `pytest --collect-only` as floor.
+Usage: python bench/bench_daily.py [--rounds N] [--no-install]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,10 +29,12 @@ from lms_opscheck.sandbox import stack  # noqa: E402
 from lms_opscheck.sandbox.redis_server import redis_server_binary  # noqa: E402
 from tests.support.stacks import black_hole, hung_config  # noqa: E402
 
+INSTALLED = "lms-opscheck installed from the wheel (fresh venv)"
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path = REPO) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, cwd=REPO, env=env, capture_output=True, check=False)
+    subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
     return time.perf_counter() - started
 
 
@@ -41,10 +46,31 @@ def alternate(rounds: int, runs: dict[str, Callable[[], float]]) -> dict[str, fl
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def installed_command(root: Path) -> Path:
+    """``lms-opscheck`` as an operator has it: the wheel of this checkout installed (not editable)
+    into a fresh venv with its dependencies, bytecode compiled by pip at install time, and none
+    of this machine's other packages (a machine-wide trio, say, that httpcore would import)."""
+    wheels = root / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
+                    str(REPO)], check=True, capture_output=True)  # fmt: skip
+    (wheel,) = wheels.glob("lms_opscheck-*.whl")
+    target = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    subprocess.run([str(target / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                    f"{wheel}[sandbox]"], check=True, capture_output=True)  # fmt: skip
+    return target / "bin" / "lms-opscheck"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=9)
-    rounds = parser.parse_args().rounds
+    parser.add_argument(
+        "--no-install", action="store_true", help="skip the variant installed from the wheel"
+    )
+    args = parser.parse_args()
+    rounds = args.rounds
+    install_root = Path(tempfile.mkdtemp(prefix="bench-install-"))
+    installed = None if args.no_install else installed_command(install_root)
     state, started = stack.up()
     env = {**os.environ, **state.environ()}
     shell_env = {
@@ -82,11 +108,23 @@ def main() -> None:
         "sandbox",
         f"--out={out}",
     ]
+    # The installed command runs from its venv, outside the checkout, with no variable of ours
+    # that would point Python at the checkout (PYTHONPATH...).
+    installed_env = {k: v for k, v in env.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
+    # ... and joins the sandbox this bench started (installed, its default is the user's state
+    # dir: it would boot a second sandbox).
+    installed_env["LMS_OPSCHECK_SANDBOX_DIR"] = str(stack.DEFAULT_ROOT)
+    installed_cli = [str(installed), *cli[len(command) :]] if installed else []
+    variants: dict[str, Callable[[], float]] = {
+        "pytest -m daily --env sandbox": lambda: timed(pytest, env),
+        "lms-opscheck -m daily --env sandbox": lambda: timed(cli, env),
+    }
+    if installed is not None:
+        variants[INSTALLED] = lambda: timed(installed_cli, installed_env, cwd=install_root)
     healthy = alternate(
         rounds,
         {
-            "pytest -m daily --env sandbox": lambda: timed(pytest, env),
-            "lms-opscheck -m daily --env sandbox": lambda: timed(cli, env),
+            **variants,
             "shell (curl, psql, redis-cli)": lambda: timed(shell, shell_env),
             "shell + celery inspect ping": lambda: timed([*shell, "celery"], shell_env),
             "pytest --collect-only (floor)": lambda: timed([*pytest, "--collect-only"], env),
@@ -95,10 +133,13 @@ def main() -> None:
     )
     report("healthy sandbox", healthy, "shell (curl, psql, redis-cli)")
     fair = healthy["shell + celery inspect ping"]
-    print(
-        f"  lms-opscheck vs the fair peer (shell + celery inspect ping): "
-        f"{healthy['lms-opscheck -m daily --env sandbox'] / fair:.2f}x (target <= 0.6x)"
-    )
+    alone = healthy["shell (curl, psql, redis-cli)"]
+    for name in ("lms-opscheck -m daily --env sandbox", INSTALLED):
+        if name in healthy:
+            print(
+                f"  {name}: {healthy[name] / fair:.2f}x the fair peer (shell + celery inspect "
+                f"ping; target <= 0.6x), {healthy[name] / alone:.1f}x the script (target <= 10x)"
+            )
 
     with black_hole() as port:
         hung_env = Path(out) / "hung.yaml"
@@ -128,6 +169,7 @@ def main() -> None:
     print(f"  hung run minus healthy run: {excess:.3f} s (bound: the 2 s deadline + 1 s)")
     if started:
         stack.down()
+    shutil.rmtree(install_root, ignore_errors=True)
 
 
 def report(title: str, medians: dict[str, float], baseline: str) -> None:
