@@ -27,6 +27,9 @@ from pathlib import Path
 
 import httpx
 
+# One CA bundle load per process (httpx loads certifi's for every call: ~20 ms each).
+from lms_opscheck.probes.http import ssl_context
+
 LOG_NAME = "app.log"
 HISTORY_DAYS = 8
 SCANNER = "203.0.113.77"
@@ -78,7 +81,8 @@ def refresh(logs_dir: Path, api_port: int, now: datetime) -> None:
     # A real request: the live log gets a fresh line, as the health check leaves in production.
     # A dead API is the health checks' finding (HLT-01); the history does not need it.
     with contextlib.suppress(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{api_port}/api/v1/health", timeout=2)
+        url = f"http://127.0.0.1:{api_port}/api/v1/health"
+        httpx.get(url, timeout=2, verify=ssl_context(True))
     end = first_line_time(logs_dir / LOG_NAME) or now
     marker = logs_dir / ".history-end"
     if marker.exists() and marker.read_text() == end.isoformat():
