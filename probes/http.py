@@ -112,6 +112,10 @@ class Session:
         #: One more client per other trust setting a request asks for, made on first use.
         self._others: dict[ssl.SSLContext, httpx.AsyncClient] = {}
         self._slots: asyncio.Semaphore | None = None
+        #: Each GET sent, by what makes it the same GET: (body bytes it reads, its answer).
+        self._sent: dict[
+            tuple[str, str | None, str | None, int], tuple[int, asyncio.Future[HttpReply]]
+        ] = {}
 
     def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         timeout = httpx.Timeout(
@@ -155,7 +159,21 @@ class Session:
         return (self._timeouts.connect + self._timeouts.request).total_seconds()
 
     async def get(self, request: Request) -> HttpReply:
-        """GET ``request.url``; read at most ``max_body`` bytes within the whole-answer bound."""
+        """GET ``request.url``; read at most ``max_body`` bytes within the whole-answer bound.
+
+        The same GET (URL, Host, SNI, trust) asked twice in a run is sent once: a replica's
+        health answer is also the answer whose security headers SEC-05 reads. A request that
+        needs more of the body than the first one read is sent on its own.
+        """
+        key = (request.url, request.host, request.server_name, id(self._client_for(request)))
+        shared = self._sent.get(key)
+        if shared is None or shared[0] < request.max_body:
+            shared = (request.max_body, asyncio.ensure_future(self._get(request)))
+            self._sent[key] = shared
+        # Not shielded: at the deadline every waiter is cancelled, and so is the GET.
+        return await shared[1]
+
+    async def _get(self, request: Request) -> HttpReply:
         assert self._client is not None and self._slots is not None, "use `async with`"
         async with self._slots:
             started = time.perf_counter()
