@@ -1,7 +1,8 @@
 """Security headers of an HTTP answer, and which documentation paths answer: GET only.
 
-Only the status line and headers are read (the body is never downloaded). An endpoint known by
-an address is asked with the configured server name as SNI and ``Host``, as a browser would.
+Only the status line and headers are read (the body is never downloaded), on the run's shared
+HTTP session with the health probes. An endpoint known by an address is asked with the
+configured server name as SNI and ``Host``, as a browser would.
 """
 
 from __future__ import annotations
@@ -9,14 +10,10 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx
-
-from lms_opscheck.config.model import Timeouts
-from lms_opscheck.probes.errors import NoAnswer, Unreachable
-from lms_opscheck.probes.http import ssl_context
+from lms_opscheck.probes.http import Request, Session, ssl_context
 
 CLOSED = (401, 403, 404)
 _MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", re.I)
@@ -35,37 +32,15 @@ class Answer:
 def tls_trust(ca_file: Path | None, verify: bool = True) -> ssl.SSLContext:
     """What httpx verifies answers against: the CA file, the system store, or nothing.
 
-    One shared context per setting: ``verify=True`` would make httpx build one per client
-    (~15 ms of CPU each, even for http://), 3 s for 200 replicas' headers.
+    One shared context per setting per process (building one costs ~15 ms of CPU).
     """
     return ssl_context(verify, str(ca_file) if ca_file else None)
 
 
-def get_head(
-    url: str, timeouts: Timeouts, trust: ssl.SSLContext, server_name: str | None = None
-) -> Answer:
-    """GET ``url`` and keep its status and headers; the body is not read."""
-    timeout = httpx.Timeout(
-        timeouts.request.total_seconds(), connect=timeouts.connect.total_seconds()
-    )
-    extensions = {"sni_hostname": server_name} if server_name else {}
-    headers = {"Host": server_name} if server_name else {}
-    try:
-        with (
-            httpx.Client(timeout=timeout, verify=trust, follow_redirects=False) as client,
-            client.stream("GET", url, headers=headers, extensions=extensions) as response,
-        ):
-            return Answer(
-                url, response.status_code, {k.lower(): v for k, v in response.headers.items()}
-            )
-    except httpx.ConnectTimeout:
-        raise Unreachable(url, "connect timed out") from None
-    except httpx.TimeoutException:
-        raise NoAnswer(url, "connected but no answer within the timeout") from None
-    except httpx.ConnectError as exc:
-        raise Unreachable(url, f"cannot connect ({exc})") from None
-    except httpx.HTTPError as exc:
-        raise NoAnswer(url, f"{type(exc).__name__}: {exc}") from None
+async def head(session: Session, request: Request) -> Answer:
+    """GET ``request.url`` on the run's shared session and keep its status and headers only."""
+    reply = await session.get(replace(request, max_body=0))
+    return Answer(reply.url, reply.status, reply.headers)
 
 
 def header_problems(answer: Answer, required: Mapping[str, str | None]) -> list[str]:

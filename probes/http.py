@@ -1,7 +1,8 @@
 """HTTP measurements: many GETs on one shared async client, each timed on its own.
 
 One ``httpx.AsyncClient`` (one TLS context per verify setting, built once per process) serves
-every replica; keep-alive is off so each GET is a fresh connection like a load balancer's probe.
+every replica, plus one per other trust a request names (a TLS endpoint with its own CA file);
+keep-alive is off so each GET is a fresh connection like a load balancer's probe.
 A request is timed from the moment it holds one of the ``concurrency`` slots, so waiting behind
 other replicas' requests is never counted as the replica's latency.
 """
@@ -71,7 +72,11 @@ class Request:
     url: str
     host: str | None = None
     server_name: str | None = None
+    #: 0: status and headers only, the body is never read.
     max_body: int = MAX_BODY
+    #: What an https answer is verified against, when not the session's own setting (a TLS
+    #: endpoint declared with its own CA file or ``verify``).
+    trust: ssl.SSLContext | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -104,9 +109,15 @@ class Session:
         self._verify = ssl_context(verify, str(ca_file) if ca_file else None) if tls else False
         self._concurrency = concurrency
         self._client: httpx.AsyncClient | None = None
+        #: One more client per other trust setting a request asks for, made on first use.
+        self._others: dict[ssl.SSLContext, httpx.AsyncClient] = {}
         self._slots: asyncio.Semaphore | None = None
+        #: Each GET sent, by what makes it the same GET: (body bytes it reads, its answer).
+        self._sent: dict[
+            tuple[str, str | None, str | None, int], tuple[int, asyncio.Future[HttpReply]]
+        ] = {}
 
-    async def __aenter__(self) -> Session:
+    def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         timeout = httpx.Timeout(
             connect=self._timeouts.connect.total_seconds(),
             read=self._timeouts.request.total_seconds(),
@@ -114,9 +125,12 @@ class Session:
             pool=None,  # never waits: the slots below keep requests within the pool's size
         )
         limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=0)
-        self._client = httpx.AsyncClient(
-            timeout=timeout, verify=self._verify, limits=limits, follow_redirects=False
+        return httpx.AsyncClient(
+            timeout=timeout, verify=verify, limits=limits, follow_redirects=False
         )
+
+    async def __aenter__(self) -> Session:
+        self._client = self._new_client(self._verify)
         self._slots = asyncio.Semaphore(self._concurrency)
         return self
 
@@ -126,8 +140,18 @@ class Session:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        for client in [self._client, *self._others.values()]:
+            if client is not None:
+                await client.aclose()
+
+    def _client_for(self, request: Request) -> httpx.AsyncClient:
+        assert self._client is not None, "use `async with`"
+        trust = request.trust
+        if trust is None or trust is self._verify or not request.url.startswith("https:"):
+            return self._client
+        if trust not in self._others:
+            self._others[trust] = self._new_client(trust)
+        return self._others[trust]
 
     @property
     def whole_answer_bound(self) -> float:
@@ -135,7 +159,21 @@ class Session:
         return (self._timeouts.connect + self._timeouts.request).total_seconds()
 
     async def get(self, request: Request) -> HttpReply:
-        """GET ``request.url``; read at most ``max_body`` bytes within the whole-answer bound."""
+        """GET ``request.url``; read at most ``max_body`` bytes within the whole-answer bound.
+
+        The same GET (URL, Host, SNI, trust) asked twice in a run is sent once: a replica's
+        health answer is also the answer whose security headers SEC-05 reads. A request that
+        needs more of the body than the first one read is sent on its own.
+        """
+        key = (request.url, request.host, request.server_name, id(self._client_for(request)))
+        shared = self._sent.get(key)
+        if shared is None or shared[0] < request.max_body:
+            shared = (request.max_body, asyncio.ensure_future(self._get(request)))
+            self._sent[key] = shared
+        # Not shielded: at the deadline every waiter is cancelled, and so is the GET.
+        return await shared[1]
+
+    async def _get(self, request: Request) -> HttpReply:
         assert self._client is not None and self._slots is not None, "use `async with`"
         async with self._slots:
             started = time.perf_counter()
@@ -156,19 +194,20 @@ class Session:
         )
 
     async def _fetch(self, request: Request) -> tuple[int, dict[str, str], bytes, str]:
-        assert self._client is not None
+        client = self._client_for(request)
         headers = {"Host": request.host} if request.host else None
         extensions = {"sni_hostname": request.server_name} if request.server_name else None
         url = request.url
         try:
-            async with self._client.stream(
+            async with client.stream(
                 "GET", url, headers=headers, extensions=extensions
             ) as response:
                 body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= request.max_body:
-                        break
+                if request.max_body > 0:
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) >= request.max_body:
+                            break
                 found = {k.lower(): v for k, v in response.headers.items()}
                 return (
                     response.status_code,

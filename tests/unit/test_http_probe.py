@@ -84,3 +84,35 @@ def test_refused_and_unresolvable_replicas_say_why_in_plain_words() -> None:
 async def _get(url: str) -> http.HttpReply:
     async with http.Session(Timeouts(), tls=False) as session:
         return await session.get(http.Request(url))
+
+
+def test_the_same_get_asked_twice_in_a_run_is_sent_once() -> None:
+    """A replica's health answer is also the answer SEC-05 reads the headers of; a request
+    that needs more of the body than the first one read is sent on its own."""
+    from tests.support.fleet import fleet
+
+    timeouts = Timeouts(connect=timedelta(seconds=2), request=timedelta(seconds=2))
+
+    async def asked(port: int) -> tuple[list[http.HttpReply], int]:
+        url = f"http://127.0.0.1:{port}/api/v1/health"
+        async with http.Session(timeouts, tls=False) as session:
+            replies = await asyncio.gather(
+                session.get(http.Request(url)),
+                session.get(http.Request(url, max_body=0)),  # headers only: shares the first
+                session.get(http.Request(url, host="lms.example")),  # another Host: its own
+            )
+            after = await session.get(http.Request(url))  # the run's answer, not a new GET
+            sent = len(session._sent)
+        async with http.Session(timeouts, tls=False) as session:
+            bare = await session.get(http.Request(url, max_body=0))
+            whole = await session.get(http.Request(url))  # needs the body: sent again
+        assert bare.body == "" and whole is not bare and whole.json() == {"status": "ok"}
+        return [*replies, after], sent
+
+    with fleet(1) as ports:
+        replies, sent = asyncio.run(asked(ports[0]))
+    assert sent == 2
+    assert replies[0] is replies[1] is replies[3]
+    assert replies[2] is not replies[0] and replies[2].host == "lms.example"
+    assert replies[0].json() == {"status": "ok"}
+    assert replies[1].headers["x-frame-options"] == "DENY"
