@@ -2,7 +2,7 @@
 
 1. The measurement engine on 200 replicas' health against a sequential ``curl`` loop over the
    same URLs (target: <= 0.3x), with the errors and the worst latency it reported (must be 0).
-2. ``pytest -m daily`` on 200 replicas (4 API checks each) against 1 replica (target: <= 3x),
+2. ``pytest -m daily`` on 200 replicas (5 API checks each) against 1 replica (target: <= 3x),
    also without allure-pytest's listener, to show what the per-check reporting costs.
 3. ``-n 2`` against serial, on the 200-replica environment and on the daily sandbox selection:
    as run by default (a checks run ignores -n) and honoured (``-o opscheck_xdist=honour``).
@@ -99,7 +99,7 @@ def main() -> None:
         many = write_env(folder / "many.yaml", urls)
         one = write_env(folder / "one.yaml", urls[:1])
         no_allure = ["-p", "no:allure_pytest"]
-        print(f"\n2. pytest -m daily: {count} replicas ({4 * count} API checks) vs 1 replica")
+        print(f"\n2. pytest -m daily: {count} replicas ({5 * count} API checks) vs 1 replica")
         m = alternate(
             rounds,
             {

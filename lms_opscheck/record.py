@@ -218,6 +218,10 @@ class Summary(_Record):
         )
 
 
+#: pytest's INTERNAL_ERROR and USAGE_ERROR: what ran says nothing about the target.
+_SUITE_STOPPED = (3, 4)
+
+
 class Results(_Record):
     schema_: str = Field(SCHEMA, alias="schema")
     run: RunInfo
@@ -227,6 +231,16 @@ class Results(_Record):
     summary: Summary
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def verdict(self) -> str:
+        """The summary's verdict, but never ``OK`` for a run that measured nothing: the suite
+        stopped (pytest's internal or usage error) or every selected check was skipped."""
+        if self.run.exit_status in _SUITE_STOPPED:
+            return f"NO VERDICT (the suite stopped: pytest exit {self.run.exit_status})"
+        summary = self.summary
+        if summary.worst is None and summary.passed + summary.waived == 0:
+            return f"NO VERDICT (nothing was measured: {summary.skipped} skipped)"
+        return summary.verdict()
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, by_alias=True) + "\n"

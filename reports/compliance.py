@@ -124,7 +124,7 @@ def _run_row(run: Run) -> dict[str, Any]:
         "id": run.id,
         "started_at": _when(run.started_at),
         "selection": run.results.run.selection or "(all)",
-        "verdict": run.results.summary.verdict(),
+        "verdict": run.results.verdict(),
         "counts": dict(counts),
         "measured": run.measured,
         "interrupted": run.results.run.interrupted,

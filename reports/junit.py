@@ -126,7 +126,7 @@ def suite_properties(results: Results) -> Mapping[str, str]:
         "keywords": run.keywords,
         "host": run.host,
         "fail_on": run.fail_on,
-        "verdict": results.summary.verdict(),
+        "verdict": results.verdict(),
     }
     if run.interrupted:
         values["interrupted"] = run.interrupted

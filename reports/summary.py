@@ -44,7 +44,7 @@ def check_lines(results: Results) -> list[str]:
 def summary_line(results: Results, where: Iterable[tuple[str, str]] = ()) -> str:
     """``ops-check prod: CRITICAL (1 unmeasurable critical check) — 10 passed, …; results: …``"""
     run, summary = results.run, results.summary
-    verdict = summary.verdict()
+    verdict = results.verdict()
     if run.interrupted:
         ran = sum(1 for c in results.checks)
         verdict = f"INTERRUPTED by {run.interrupted} after {ran} check(s); {verdict}"

@@ -19,6 +19,7 @@ from lms_opscheck.record import (
     read_results,
     summarize,
 )
+from lms_opscheck.reports.summary import summary_line
 from tests.support.sample_runs import check, control
 
 TODAY = date(2026, 11, 28)
@@ -125,3 +126,33 @@ def test_results_round_trip_and_refuse_other_schemas(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("results/2", "results/1"))
     with pytest.raises(RecordError, match=r"schema 'opscheck\.results/1'"):
         read_results(path)
+
+
+def _results(checks: tuple[object, ...], exit_status: int) -> Results:
+    run = RunInfo(
+        id="r", env="prod", env_identity="prod@x", started_at="2026-11-28T02:00:00Z",
+        finished_at="2026-11-28T02:00:01Z", suite_version="0.1.0", selection="daily",
+        host="h", exit_status=exit_status,
+    )  # fmt: skip
+    return Results(run=run, checks=checks, summary=summarize(checks))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("checks", "exit_status", "verdict"),
+    [
+        ((), 3, "NO VERDICT (the suite stopped: pytest exit 3)"),
+        (("passed",), 4, "NO VERDICT (the suite stopped: pytest exit 4)"),
+        ((), 5, "NO VERDICT (nothing was measured: 0 skipped)"),
+        (("skipped", "skipped"), 0, "NO VERDICT (nothing was measured: 2 skipped)"),
+        (("skipped", "passed"), 0, "OK"),
+        (("skipped", "failed"), 1, "HIGH (1 failing high check)"),
+    ],
+)
+def test_a_run_that_measured_nothing_is_never_ok(
+    checks: tuple[str, ...], exit_status: int, verdict: str
+) -> None:
+    """An INTERNALERROR used to print "OK — 0 passed": the line cron mails must not say OK."""
+    records = tuple(check(f"HLT-0{i + 1}", outcome) for i, outcome in enumerate(checks))
+    results = _results(records, exit_status)
+    assert results.verdict() == verdict
+    assert summary_line(results).startswith(f"ops-check prod: {verdict} — ")
