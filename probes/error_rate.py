@@ -45,8 +45,12 @@ class ErrorRates:
 
 def _query(bounded: httpx.Client, target: PrometheusTarget, template: str, window: timedelta,
            at: datetime) -> prometheus.Sample:  # fmt: skip
+    # Milliseconds: whole seconds cut up to 1 s off the start of a window "since the deploy",
+    # enough to drop the first scrape after it (and with it the only increase a run just after a
+    # deploy can see: "no traffic since the deploy").
+    window_ms = max(1, int(window.total_seconds() * 1000))
     query = template.replace("$selector", target.series_selector).replace(
-        "$window", f"{max(1, int(window.total_seconds()))}s"
+        "$window", f"{window_ms}ms"
     )
     params = {"query": query, "time": f"{at.timestamp():.3f}"}
     data = prometheus.api_get(bounded, target.url, "/api/v1/query", params)
