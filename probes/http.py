@@ -10,12 +10,14 @@ other replicas' requests is never counted as the replica's latency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import socket
 import ssl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -198,7 +200,7 @@ class Session:
         headers = {"Host": request.host} if request.host else None
         extensions = {"sni_hostname": request.server_name} if request.server_name else None
         url = request.url
-        try:
+        with answered(url):
             async with client.stream(
                 "GET", url, headers=headers, extensions=extensions
             ) as response:
@@ -215,14 +217,22 @@ class Session:
                     bytes(body[: request.max_body]),
                     (response.encoding or "utf-8"),
                 )
-        except httpx.ConnectTimeout:
-            raise Unreachable(url, "connect timed out") from None
-        except httpx.TimeoutException:
-            raise NoAnswer(url, "connected but no answer within the timeout") from None
-        except httpx.ConnectError as exc:
-            raise Unreachable(url, f"cannot connect ({_reason(exc)})") from None
-        except httpx.HTTPError as exc:
-            raise NoAnswer(url, f"{type(exc).__name__}: {_reason(exc)}") from None
+
+
+@contextlib.contextmanager
+def answered(url: str) -> Iterator[None]:
+    """httpx's failures as the suite's: Unreachable (no connection) or NoAnswer (connected, but
+    no whole answer in time), each naming ``url`` and the root cause."""
+    try:
+        yield
+    except httpx.ConnectTimeout:
+        raise Unreachable(url, "connect timed out") from None
+    except httpx.TimeoutException:
+        raise NoAnswer(url, "connected but no answer within the timeout") from None
+    except httpx.ConnectError as exc:
+        raise Unreachable(url, f"cannot connect ({_reason(exc)})") from None
+    except httpx.HTTPError as exc:
+        raise NoAnswer(url, f"{type(exc).__name__}: {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:

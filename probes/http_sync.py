@@ -13,8 +13,8 @@ from datetime import timedelta
 import httpx
 
 from lms_opscheck.config.model import Timeouts
-from lms_opscheck.probes.errors import NoAnswer, Unreachable
-from lms_opscheck.probes.http import MAX_BODY, HttpReply, ssl_context
+from lms_opscheck.probes.errors import NoAnswer
+from lms_opscheck.probes.http import MAX_BODY, HttpReply, answered, ssl_context
 
 
 def client(timeouts: Timeouts, verify: bool = True) -> httpx.Client:
@@ -34,25 +34,16 @@ def get(http: httpx.Client, url: str, max_body: int = MAX_BODY) -> HttpReply:
     """
     started = time.perf_counter()
     limit = (http.timeout.connect or 0) + (http.timeout.read or 0) or 5.0
-    try:
-        with http.stream("GET", url) as response:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) >= max_body:
-                    break
-                if time.perf_counter() - started > limit:
-                    raise NoAnswer(url, f"answer still arriving after {limit:g}s")
-            encoding = response.encoding or "utf-8"
-            status, headers = response.status_code, response.headers
-    except httpx.ConnectTimeout:
-        raise Unreachable(url, "connect timed out") from None
-    except httpx.TimeoutException:
-        raise NoAnswer(url, "connected but no answer within the timeout") from None
-    except httpx.ConnectError as exc:
-        raise Unreachable(url, f"cannot connect ({exc})") from None
-    except httpx.HTTPError as exc:
-        raise NoAnswer(url, f"{type(exc).__name__}: {exc}") from None
+    with answered(url), http.stream("GET", url) as response:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) >= max_body:
+                break
+            if time.perf_counter() - started > limit:
+                raise NoAnswer(url, f"answer still arriving after {limit:g}s")
+        encoding = response.encoding or "utf-8"
+        status, headers = response.status_code, response.headers
     latency = timedelta(seconds=time.perf_counter() - started)
     return HttpReply(
         url=url,

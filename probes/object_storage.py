@@ -16,8 +16,8 @@ import httpx
 
 from lms_opscheck.config.incident import ObjectStorage
 from lms_opscheck.config.model import Timeouts
-from lms_opscheck.probes.errors import NoAnswer, Unreachable
 from lms_opscheck.probes.headers import tls_trust
+from lms_opscheck.probes.http import answered
 
 REACHABLE = {200, 204, 403}
 
@@ -55,17 +55,8 @@ def head_bucket(storage: ObjectStorage, timeouts: Timeouts) -> BucketAnswer:
     trust = tls_trust(storage.ca_file, storage.verify_tls)
     url = storage.url
     started = time.perf_counter()
-    try:
-        with httpx.Client(timeout=timeout, verify=trust, follow_redirects=False) as http:
-            response = http.head(url)
-    except httpx.ConnectTimeout:
-        raise Unreachable(url, "connect timed out") from None
-    except httpx.TimeoutException:
-        raise NoAnswer(url, "connected but no answer within the timeout") from None
-    except httpx.ConnectError as exc:
-        raise Unreachable(url, f"cannot connect ({exc})") from None
-    except httpx.HTTPError as exc:
-        raise NoAnswer(url, f"{type(exc).__name__}: {exc}") from None
+    with answered(url), httpx.Client(timeout=timeout, verify=trust, follow_redirects=False) as c:
+        response = c.head(url)
     return BucketAnswer(
         url=url,
         status=response.status_code,
