@@ -147,12 +147,12 @@ def _parse_plain(line: bytes, clock: Clock) -> Record | None:
     message = line[match.end() :].decode("utf-8", "replace").rstrip("\r")
     logger = match.group(10).decode("utf-8", "replace") if match.group(10) else None
     level = match.group(9).decode("ascii") if match.group(9) else None
-    record = Record("lms", clock.plain(match), level, logger, message)
-    request = _APP_REQUEST.search(message)
-    if request is not None and (logger or "").endswith("request"):
+    time = clock.plain(match)
+    request = _APP_REQUEST.search(message) if logger and logger.endswith("request") else None
+    if request is not None:
         method, path, status = request.groups()
-        return Record("lms", record.time, level, logger, message, None, method, path, int(status))
-    return record
+        return Record("lms", time, level, logger, message, None, method, path, int(status))
+    return Record("lms", time, level, logger, message)
 
 
 def _parse_uvicorn(line: bytes) -> Record | None:

@@ -13,7 +13,9 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
+
+from lms_opscheck.probes.logs.counting import Scanned
 
 try:  # optional accelerator; the pure-Python engine gives the same answers
     import hyperscan
@@ -38,8 +40,11 @@ class Needle:
 
 class Matcher(Protocol):
     engine: str
+    #: The needles, when every one is a case-sensitive literal: what the native reader can find
+    #: while it reads (sources.LocalReader.into); None for the pure-Python engine.
+    literals: tuple[bytes, ...] | None
 
-    def ends(self, chunk: bytes) -> list[int]:
+    def ends(self, chunk: Scanned) -> list[int]:
         """End offsets of every needle match in ``chunk``, ascending."""
         ...
 
@@ -87,6 +92,10 @@ class HyperscanMatcher:
 
     def __init__(self, found: Sequence[Needle]) -> None:
         assert hyperscan is not None
+        plain = found and all(
+            n.literal and not n.caseless and b"\n" not in n.pattern for n in found
+        )
+        self.literals = tuple(n.pattern for n in found) if plain else None
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._scratch = threading.local()  # a scan needs scratch space no other thread is using
         self._empty = not found
@@ -98,8 +107,8 @@ class HyperscanMatcher:
                 flags=[hyperscan.HS_FLAG_CASELESS if n.caseless else 0 for n in found],
             )
 
-    def ends(self, chunk: bytes) -> list[int]:
-        if self._empty or not chunk:
+    def ends(self, chunk: Scanned) -> list[int]:
+        if self._empty or not len(chunk):
             return []
         hits: list[int] = []
 
@@ -109,13 +118,15 @@ class HyperscanMatcher:
         scratch = getattr(self._scratch, "space", None)
         if scratch is None:
             scratch = self._scratch.space = hyperscan.Scratch(self._db)
-        self._db.scan(chunk, match_event_handler=on_match, scratch=scratch)
+        # The stubs say bytes; Hyperscan reads any buffer without a copy.
+        self._db.scan(cast(bytes, chunk), match_event_handler=on_match, scratch=scratch)
         hits.sort()
         return hits
 
 
 class PythonMatcher:
     engine = "python"
+    literals: tuple[bytes, ...] | None = None  # stays pure Python: the others' reference
 
     def __init__(self, found: Sequence[Needle]) -> None:
         self._literals = [n.pattern for n in found if n.literal and not n.caseless]
@@ -126,7 +137,9 @@ class PythonMatcher:
             re.compile(n.regex, re.IGNORECASE if n.caseless else 0) for n in found if not n.literal
         ]
 
-    def ends(self, chunk: bytes) -> list[int]:
+    def ends(self, chunk: Scanned) -> list[int]:
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)  # the slow engine anyway: a copy buys bytes' find and lower
         hits: list[int] = []
         _find_all(chunk, self._literals, hits)
         if self._caseless:

@@ -17,17 +17,19 @@ Memory: a few chunks plus bounded tallies, whatever the size of the log.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.probes.hosts import Shell
-from lms_opscheck.probes.logs import pipeline, sources
+from lms_opscheck.probes.logs import parallel, pipeline, sources
 from lms_opscheck.probes.logs.analysis import AccessTally, ErrorTally
+from lms_opscheck.probes.logs.counting import count_lines, native
 from lms_opscheck.probes.logs.lines import Clock, parse, utc
 from lms_opscheck.probes.logs.matcher import Engine, matcher, needles
-from lms_opscheck.probes.logs.pipeline import Prepared, count_lines
+from lms_opscheck.probes.logs.pipeline import Prepared
+from lms_opscheck.probes.logs.sources import Data
 from lms_opscheck.probes.logs.timeline import BEFORE, Timeline
 from lms_opscheck.probes.logs.window import LogScan, LogWindow
 
@@ -105,6 +107,8 @@ class _Scanner:
             ),
             engine,
         )
+        # "native+hyperscan" once a big file's needles are found while it is read.
+        self.engine = self.matcher.engine
         self.markers = _request_markers(location) if access else ()
         self.carry: float | None = None
         self.newest: float | None = None
@@ -126,18 +130,23 @@ class _Scanner:
         read = sources.reader(self.shell, file)
         try:
             where = f"{file.path} on {self.shell.label}"
-            chunks: Iterator[sources.Chunk]
-            begin = 0
+            ready: Generator[Prepared, None, None]
             if file.compressed:
                 slices = sources.raw_slices(read, file.size, self.chunk)
                 pieces = sources.gunzip(slices, self.chunk, where)
                 chunks = sources.lines_chunks(pieces, self.chunk)
+                ready = pipeline.prepared(chunks, self.matcher, size=file.size)
             else:
                 begin = self.timeline.seek(read, file.size, self.windows[0].since)
                 if begin > 0 and self.carry is None:
                     self.carry = BEFORE
-                chunks = sources.plain_chunks(read, begin, file.size, self.chunk)
-            ready = pipeline.prepared(chunks, self.matcher, size=file.size - begin)
+                if isinstance(read, sources.LocalReader) and pipeline.threaded(file.size - begin):
+                    ready = parallel.prepared(read, begin, file.size, self.matcher, self.chunk)
+                    if native is not None and self.matcher.literals is not None:
+                        self.engine = f"native+{self.matcher.engine}"  # Hyperscan for seams
+                else:
+                    chunks = sources.plain_chunks(read, begin, file.size, self.chunk)
+                    ready = pipeline.prepared(chunks, self.matcher, size=file.size - begin)
             with contextlib.closing(ready):  # its reading thread ends before ``read`` closes
                 for piece in ready:
                     self._chunk(piece, file.name)
@@ -155,29 +164,29 @@ class _Scanner:
         finally:
             sources.close(read)
         start = block.find(b"\n") + 1 if offset else 0
-        found = self.timeline.last(block[start:], len(block) - start)
+        found = self.timeline.last(block, start, len(block))
         if found is not None:
             self.newest = max(self.newest or found[1], found[1])
 
     # -- chunks ----------------------------------------------------------------------------
 
     def _chunk(self, piece: Prepared, name: str) -> None:
-        """Measure the lines ``chunk[:size]`` (``chunk`` may go on with a cut-off line)."""
-        chunk, size = piece.data, piece.end
-        first = self.timeline.first(chunk, 0, size)
-        last = self.timeline.last(chunk, size) if first is not None else None
+        """Measure the lines ``data[start:end]`` of a chunk."""
+        chunk, begin, size = piece.data, piece.start, piece.end
+        first = self.timeline.first(chunk, begin, size)
+        last = self.timeline.last(chunk, begin, size) if first is not None else None
         carry = self.carry
         if last is not None and last[1] < self.windows[0].since:
             self._advance(last[1])
             return
-        bounds = [self._boundary(chunk, size, first, last, w.since) for w in self.windows]
+        bounds = [self._boundary(begin, size, chunk, first, last, w.since) for w in self.windows]
         head = first[0] if first is not None else size
-        if carry is None and head:
-            self.unplaced += count_lines(chunk[:head])
+        if carry is None and head > begin:
+            self.unplaced += count_lines(chunk[begin:head])
         self._count(piece, name, bounds, last)
         low = min(bounds)
         if low < size:
-            self._candidates(chunk, size, piece.hits, bounds, low, carry)
+            self._candidates(piece, bounds, low, carry)
             self._presence(chunk, size, bounds)
         if last is not None:
             self._advance(last[1])
@@ -188,17 +197,18 @@ class _Scanner:
 
     def _boundary(
         self,
-        chunk: bytes,
+        begin: int,
         size: int,
+        chunk: Data,
         first: tuple[int, float] | None,
         last: tuple[int, float] | None,
         since: float,
     ) -> int:
         head_in = self.carry is not None and self.carry >= since
         if first is None or last is None:
-            return 0 if head_in else size
+            return begin if head_in else size
         if first[1] >= since:
-            return 0 if head_in else first[0]
+            return begin if head_in else first[0]
         if last[1] < since:
             return size
         return self.timeline.bisect(chunk, first[0], last[0], since)
@@ -212,12 +222,11 @@ class _Scanner:
     ) -> None:
         chunk, size = piece.data, piece.end
         points = sorted({b for b in bounds if b < size})
-        # The cut-off tail after ``size`` holds no line break: the last segment runs to the end
-        # of ``chunk``, and a chunk wholly in every window is the count made ahead.
+        # A chunk wholly in every window is the count made ahead.
         counts = {
             p: piece.newlines
-            if p == 0 and len(points) == 1
-            else count_lines(chunk[p : points[k + 1]] if k + 1 < len(points) else chunk[p:])
+            if p == piece.start and len(points) == 1
+            else count_lines(chunk[p : points[k + 1] if k + 1 < len(points) else size])
             for k, p in enumerate(points)
         }
         for window, bound in zip(self.windows, bounds, strict=True):
@@ -234,22 +243,15 @@ class _Scanner:
                 window.last = last[1]
 
     def _candidates(
-        self,
-        chunk: bytes,
-        size: int,
-        hits: list[int],
-        bounds: list[int],
-        low: int,
-        carry: float | None,
+        self, piece: Prepared, bounds: list[int], low: int, carry: float | None
     ) -> None:
+        chunk, begin, size = piece.data, piece.start, piece.end
         line_end = -1
         previous: tuple[int, float | None] = (-1, carry)
-        for end in hits:
-            if end > size:
-                break  # in the cut-off line: the next chunk starts with it
+        for end in piece.hits:
             if end <= line_end:
                 continue  # another needle on the same line
-            start = chunk.rfind(b"\n", 0, end) + 1
+            start = max(chunk.rfind(b"\n", begin, end) + 1, begin)
             line_end = chunk.find(b"\n", end, size)
             line_end = size if line_end < 0 else line_end
             if start < low:
@@ -259,7 +261,7 @@ class _Scanner:
                 continue
             t = record.time
             if t is None:
-                t = self.timeline.placed(chunk, start, previous)
+                t = self.timeline.placed(chunk, begin, start, previous)
             previous = (start, t)
             if t is None or t == BEFORE:
                 continue  # unplaced (counted with the unplaced lines)
@@ -271,7 +273,7 @@ class _Scanner:
                     if window.access is not None:
                         window.access.add(record, t)
 
-    def _presence(self, chunk: bytes, size: int, bounds: list[int]) -> None:
+    def _presence(self, chunk: Data, size: int, bounds: list[int]) -> None:
         for window, bound in zip(self.windows, bounds, strict=True):
             if not window.requests and bound < size:
                 window.requests = any(chunk.find(m, bound, size) >= 0 for m in self.markers)
@@ -298,7 +300,7 @@ class _Scanner:
                 request_lines=w.requests,
                 errors=w.errors.summary() if w.errors is not None else None,
                 access=w.access.summary() if w.access is not None else None,
-                engine=self.matcher.engine,
+                engine=self.engine,
             )
             for length, w in zip(self.lengths, self.windows, strict=True)
         )

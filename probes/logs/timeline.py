@@ -6,6 +6,7 @@ from __future__ import annotations
 from lms_opscheck.config.logs import JsonKeys
 from lms_opscheck.probes.logs import sources
 from lms_opscheck.probes.logs.lines import STAMP_LINE, Clock, stamp_of
+from lms_opscheck.probes.logs.sources import Data
 
 Stamp = tuple[int, float]  # (offset of the line, epoch seconds)
 #: The time of lines known to come before every window (an older file, a skipped head).
@@ -17,7 +18,7 @@ class Timeline:
         self.clock = clock
         self.keys = keys
 
-    def first(self, chunk: bytes, start: int, end: int) -> Stamp | None:
+    def first(self, chunk: Data, start: int, end: int) -> Stamp | None:
         """The first timestamped line starting in ``chunk[start:end]`` (``start``: a line start)."""
         position = start
         while position < end:
@@ -33,11 +34,11 @@ class Timeline:
             position = stop + 1
         return None
 
-    def last(self, chunk: bytes, size: int) -> Stamp | None:
-        """The last timestamped line of ``chunk[:size]``."""
+    def last(self, chunk: Data, start: int, size: int) -> Stamp | None:
+        """The last timestamped line of ``chunk[start:size]`` (``start``: a line start)."""
         end = size - 1 if chunk[size - 1 : size] == b"\n" else size
-        while end > 0:
-            begin = chunk.rfind(b"\n", 0, end) + 1
+        while end > start:
+            begin = max(chunk.rfind(b"\n", start, end) + 1, start)
             t = stamp_of(chunk[begin:end], self.clock, self.keys)
             if t is not None:
                 return begin, t
@@ -60,7 +61,7 @@ class Timeline:
                 lo = mid + found[0]
         return lo
 
-    def bisect(self, chunk: bytes, lo: int, hi: int, since: float) -> int:
+    def bisect(self, chunk: Data, lo: int, hi: int, since: float) -> int:
         """First timestamped line at/after ``since`` between stamped lines ``lo`` and ``hi``."""
         while hi - lo > sources.PROBE:
             mid = chunk.find(b"\n", (lo + hi) // 2, hi) + 1
@@ -78,12 +79,15 @@ class Timeline:
             position = chunk.find(b"\n", found[0]) + 1
         return hi
 
-    def placed(self, chunk: bytes, start: int, previous: tuple[int, float | None]) -> float | None:
+    def placed(
+        self, chunk: Data, floor: int, start: int, previous: tuple[int, float | None]
+    ) -> float | None:
         """The time of the nearest timestamped line before ``start`` (back to the previous
-        candidate, whose own time is known), else the time carried into this chunk."""
+        candidate, whose own time is known, or to the chunk's first line at ``floor``), else the
+        time carried into this chunk."""
         end = start - 1
-        while end > 0:
-            begin = chunk.rfind(b"\n", 0, end) + 1
+        while end > floor:
+            begin = max(chunk.rfind(b"\n", floor, end) + 1, floor)
             if begin == previous[0]:
                 return previous[1]
             t = stamp_of(chunk[begin:end], self.clock, self.keys)
