@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -85,12 +86,13 @@ class Clock:
             if len(self._minutes) > 100_000:  # a week holds 10,080 minutes; bound it anyway
                 self._minutes.clear()
             self._minutes[key] = base
-        if int(match.group(6)) > 60:  # 60: a leap second
+        second, fraction, offset = match.group(6, 7, 8)
+        if int(second) > 60:  # 60: a leap second
             return None
-        seconds = base + int(match.group(6))
-        if fraction := match.group(7):
+        seconds = base + int(second)
+        if fraction:
             seconds += int(fraction) / 10 ** len(fraction)
-        if offset := match.group(8):
+        if offset:
             seconds += self._offset_correction(base, offset)
         return seconds
 
@@ -219,12 +221,25 @@ def _first(record: dict[str, object], names: list[str]) -> object:
 
 def signature(record: Record) -> str:
     """The message with numbers, ids, emails, addresses and quoted values folded."""
-    text = record.message
+    head = f"{record.level or '?'} [{record.logger or '-'}] "
+    message = record.message
+    folded = _remembered(message) if len(message) <= _REMEMBERED_LENGTH else _folded(message)
+    return (head + folded)[:SIGNATURE_LENGTH]
+
+
+_REMEMBERED_LENGTH = 1000  # the cache holds at most 4096 such messages: ~4 MB at worst
+
+
+def _folded(message: str) -> str:
+    text = message
     for pattern, replacement, needs in _FOLDS:
         if not needs or any(c in text for c in needs):
             text = pattern.sub(replacement, text)
-    head = f"{record.level or '?'} [{record.logger or '-'}] "
-    return (head + " ".join(text.split()))[:SIGNATURE_LENGTH]
+    return " ".join(text.split())
+
+
+#: An error repeated word for word (the usual case) is folded once.
+_remembered = functools.lru_cache(maxsize=4096)(_folded)
 
 
 def utc(epoch: float | None) -> datetime | None:
