@@ -8,7 +8,8 @@ a temp dir, deletes it at the end, and prints medians of alternating runs:
   access review's needles as one ``-i -E`` pattern (what grep needs to do the same prefilter);
   and ``wc -l`` then ``grep -c``: what a shell needs for the error ratio LOG-01 judges (the
   analysis counts every line; ``grep -c`` counts only the matching ones);
-- the reader in a child process (so its peak RSS is its own): log analysis alone, access review
+- the reader in a child process (so its peak RSS is its own): log analysis alone (with and
+  without the optional native module, as on a machine that had no C compiler), access review
   alone, both in one pass (what a daily run does), and both with the pure-Python engine.
 Times of the reader are measured inside the child (scan only, NumPy's import included: the reader
 imports it when a file is big enough to use it); the child's start-up and imports are printed
@@ -38,6 +39,9 @@ TOKEN = "@@@@@@@@@@@@@@@@"  # stands for "YYYY-MM-DD HH:MM" in the one-minute te
 CHILD = """
 import json, resource, sys, time
 from datetime import datetime, timedelta
+if sys.argv[3] == "no-native":  # as if installed without a C compiler: NumPy counts instead
+    sys.modules["lms_opscheck.probes.logs._native"] = None
+    sys.argv[3] = "auto"
 started = time.perf_counter()
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.probes.hosts import LocalShell
@@ -144,6 +148,7 @@ def run(root: Path, gib: float, repeat: int) -> None:
     }
     readers = {
         "log analysis": ("1", "0", "auto"),
+        "log analysis, no native module": ("1", "0", "no-native"),
         "access review": ("0", "1", "auto"),
         "both, one pass": ("1", "1", "auto"),
         "both, pure-Python engine": ("1", "1", "python"),
@@ -176,7 +181,7 @@ def run(root: Path, gib: float, repeat: int) -> None:
         line = f"{name:34s} median {med:6.3f} s over {len(values)} run(s)"
         if name in extra:
             f = extra[name]
-            grep = same_job.get(name, max(same_job.values()))
+            grep = same_job.get(name.split(",")[0], max(same_job.values()))
             line += (
                 f"\n    x{med / grep:.2f} of grep doing the same prefilter, x{med / simple:.2f} of "
                 f"grep -c ERROR, x{med / ratio_peer:.2f} of wc -l + grep; "

@@ -37,6 +37,16 @@ def test_built_on_python_311_slim_and_installs_the_wheel() -> None:
     )
 
 
+def test_the_wheel_is_built_with_a_compiler_and_run_without_one() -> None:
+    """The log reader's native module is compiled in the wheel stage; the image runs it with
+    only the C library (a slim image has no compiler, and needs none)."""
+    commands = dockerfile.parse_file(str(CONTAINERFILE))
+    start = max(i for i, c in enumerate(commands) if c.cmd == "FROM")
+    build = [" ".join(c.value) for c in commands[:start] if c.cmd == "RUN"]
+    assert any("gcc" in r for r in build)
+    assert not any("gcc" in " ".join(c.value) for c in commands[start:] if c.cmd == "RUN")
+
+
 def test_runs_as_the_same_non_root_user_as_the_kubernetes_pods() -> None:
     users = [c.value[0] for c in final_stage() if c.cmd == "USER"]
     assert users, "no USER: the image would run as root"
