@@ -2,7 +2,7 @@
 
 The native counter (``_native.c``) is optional: the package installs without it when there is no
 C compiler, and big logs are then counted with NumPy (outside the GIL, after a ~0.06 s import),
-or with ``bytes.replace`` under the GIL. bench/bench_logs.py prints which one ran.
+or with ``bytes.replace`` under the GIL. CI prints which one its install got (``log counter:``).
 """
 
 from __future__ import annotations

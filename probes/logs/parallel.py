@@ -1,8 +1,8 @@
 """A big local log read, counted and prefiltered by both cores at once.
 
 Why not the read-ahead (pipeline.py): there one thread reads chunk after chunk, because a chunk
-starts where the previous one's last line ended, and that chain was the length of the whole scan
-of a 1 GiB log. Here the file is cut at fixed offsets instead; each piece is read, counted and
+starts where the previous one's last line ended, and that chain set the pace of the whole scan of
+a 1 GiB log. Here the file is cut at fixed offsets instead; each piece is read, counted and
 prefiltered by whichever worker is free, and the scanner gets, in order, each piece's whole lines
 and, between two pieces, the *seam*: the one line an offset cut, stitched from the end of one
 piece and the head of the next (a copy of one line). Offsets are multiples of ``sources.ALIGN``,

@@ -27,7 +27,7 @@ from lms_opscheck.probes.logs.counting import Counter, Scanned, count_lines, fas
 from lms_opscheck.probes.logs.matcher import Matcher
 from lms_opscheck.probes.logs.sources import Chunk, Data
 
-#: A file with at least this much to read goes through the threads (and NumPy, if installed).
+#: A file with at least this much to read goes through the threads (here or parallel.py).
 PARALLEL_FROM = 64 << 20
 AHEAD = 2
 

@@ -20,7 +20,8 @@ import pytest
 from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.hosts import LocalShell
-from lms_opscheck.probes.logs import parallel, pipeline, scan_location, sources
+from lms_opscheck.probes.logs import counting, parallel, pipeline, scan_location, sources
+from lms_opscheck.probes.logs import scan as scan_module
 from lms_opscheck.probes.logs.matcher import Matcher, PythonMatcher, matcher, needles
 from lms_opscheck.sandbox.logs import lms_line
 
@@ -102,15 +103,26 @@ def _windows(directory: Path, engine: str = "auto") -> list[object]:
 
 @pytest.mark.parametrize("chunk", [4 << 10, 7 << 10])
 @pytest.mark.parametrize("trailing_newline", [True, False], ids=["newline", "no-newline"])
+@pytest.mark.parametrize("built", [True, False], ids=["native", "no-native"])
 def test_the_parallel_reader_measures_what_the_serial_one_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, trailing_newline: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+    trailing_newline: bool,
+    built: bool,
 ) -> None:
     """Fixed offsets cut lines anywhere (a line longer than several pieces included): the seams
     stitch them back, and counts, errors and signatures equal the plain Python engine's serial
-    read of the whole file in one chunk (the reference: nothing cut, nothing native)."""
+    read of the whole file in one chunk (the reference: nothing cut, nothing native). With the
+    native module, and as installed without it (NumPy counts, Hyperscan finds)."""
     _mixed_log(tmp_path / "app.log", trailing_newline=trailing_newline)
     monkeypatch.setattr(sources, "LOCAL_CHUNK", 1 << 20)
     reference = _windows(tmp_path, engine="python")
+    if not built:
+        for module in (counting, sources, scan_module):
+            monkeypatch.setattr(module, "native", None)
+    elif counting.native is None:
+        pytest.skip("built without the native module")
     monkeypatch.setattr(sources, "LOCAL_CHUNK", chunk)
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)
     assert _windows(tmp_path) == reference
