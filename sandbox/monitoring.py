@@ -16,11 +16,11 @@ import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from psycopg import sql
 
-# One CA bundle load per process (httpx loads certifi's for every call: ~20 ms each).
 from lms_opscheck.probes.http import ssl_context
 from lms_opscheck.sandbox import loadtest
 from lms_opscheck.sandbox.postgres import PostgresServer
@@ -107,6 +107,11 @@ def prometheus_config(
     )
 
 
+def _get(url: str, **options: Any) -> httpx.Response:
+    # One CA bundle load per process (httpx loads certifi's for every call: ~20 ms each).
+    return httpx.get(url, verify=ssl_context(True), **options)
+
+
 def start_prometheus(
     directory: Path,
     api_port: int,
@@ -135,12 +140,7 @@ def start_prometheus(
     log = directory / "prometheus.log"
     pid = spawn(argv, log, cwd=directory)
     ready = f"http://127.0.0.1:{port}/-/ready"
-    wait_until(
-        lambda: httpx.get(ready, timeout=0.5, verify=ssl_context(True)).status_code == 200,
-        20,
-        "Prometheus",
-        log,
-    )
+    wait_until(lambda: _get(ready, timeout=0.5).status_code == 200, 20, "Prometheus", log)
     return pid, port
 
 
@@ -151,12 +151,7 @@ def wait_for_data(url: str, timeout: float = DATA_TIMEOUT, job: str = JOB) -> No
     def counted() -> bool:
         # The TSDB outlives a restart: recent rates can come from the previous Prometheus while
         # this one has not discovered the API yet. Its own target must be up too.
-        targets = httpx.get(
-            f"{url}/api/v1/targets",
-            params={"state": "active"},
-            timeout=1.0,
-            verify=ssl_context(True),
-        )
+        targets = _get(f"{url}/api/v1/targets", params={"state": "active"}, timeout=1.0)
         up = [
             t
             for t in targets.json()["data"]["activeTargets"]
@@ -164,9 +159,7 @@ def wait_for_data(url: str, timeout: float = DATA_TIMEOUT, job: str = JOB) -> No
         ]
         if not up:
             return False
-        answer = httpx.get(
-            f"{url}/api/v1/query", params={"query": query}, timeout=1.0, verify=ssl_context(True)
-        ).json()
+        answer = _get(f"{url}/api/v1/query", params={"query": query}, timeout=1.0).json()
         return bool(answer["data"]["result"])
 
     wait_until(counted, timeout, f"Prometheus data at {url}")

@@ -64,7 +64,7 @@ def fast_counter() -> Counter:
 
 
 def engine() -> str:
-    """Which counter big logs get: for the bench's figures."""
+    """Which counter big logs get (CI prints it: ``log counter:``)."""
     if native is not None:
         return "native"
     return "numpy" if numpy_counter() is not None else "python"

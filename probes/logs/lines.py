@@ -227,7 +227,7 @@ def signature(record: Record) -> str:
     return (head + folded)[:SIGNATURE_LENGTH]
 
 
-_REMEMBERED_LENGTH = 1000  # the cache holds at most 4096 such messages: ~4 MB at worst
+_REMEMBERED_LENGTH = 1000  # at most 4096 such messages and their folds: ~8 MB at worst
 
 
 def _folded(message: str) -> str:

@@ -143,6 +143,7 @@ def _read(
     if ends is None:
         lines = examine(Chunk(buffer, start, end, newlines), matcher, fast_counter())
     else:  # found while reading: those in the head belong to the seam, found there again
+        assert newlines is not None  # the native reader counts whenever it finds
         hits = [hit for hit in ends if start < hit <= end]
-        lines = Prepared(buffer, start, end, newlines if newlines is not None else 0, hits)
+        lines = Prepared(buffer, start, end, newlines, hits)
     return _Piece(buffer, got, lines, first, last)

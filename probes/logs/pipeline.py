@@ -1,15 +1,14 @@
 """The per-chunk work that needs no order — counting line breaks and finding needles — done ahead
 of the scanner, on both cores, while it places the previous chunk's candidate lines in windows.
 
-Why threads help here: reading, counting and Hyperscan's scan all release the GIL; on a big log
-they are most of the time. Counting: the package's native counter (``_native.c``, built when a
-compiler was there) counts while it reads; else NumPy counts beside the prefilter; else Python
-(``count_lines``, under the GIL). bench/bench_logs.py has the figures for a 1 GiB log. Small
-logs (the usual case, and every sandbox run) take the plain path: no thread, no NumPy import.
+This read-ahead serves big files that can only be read in order: gzipped rotations (inflated as
+they come) and remote logs (``dd`` over ssh). A big local plain file is read at fixed offsets by
+parallel.py instead. Reading, counting (counting.py: native, else NumPy) and Hyperscan's scan
+all release the GIL. Small logs (the usual case, and every sandbox run) take the plain path: no
+thread.
 
 Threads: one reads (``chunks`` is a generator: one reader), two count and prefilter. Memory: at
-most ``AHEAD`` chunks wait besides the one being placed and the one being read; a local file is
-read into a few recycled buffers (``sources.Buffers``).
+most ``AHEAD`` chunks wait besides the one being placed and the one being read.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ Lines before any timestamp (the head of the oldest file, a log with no timestamp
 be placed: they are counted as ``unplaced_lines`` and in no window.
 
 Hot loop. Per chunk: newlines are counted and the prefilter finds candidate lines (both ahead of
-the scanner, on both cores for a big file: pipeline.py), and only the candidates are parsed.
+the scanner, on both cores for a big file: parallel.py for a local one, pipeline.py for a
+gzipped or remote one), and only the candidates are parsed.
 Memory: a few chunks plus bounded tallies, whatever the size of the log.
 """
 
@@ -107,8 +108,9 @@ class _Scanner:
             ),
             engine,
         )
-        # "native+hyperscan" once a big file's needles are found while it is read.
-        self.engine = self.matcher.engine
+        #: What each file read was searched with: the matcher's engine, or "native" for a big
+        #: local file whose plain needles the native reader found (its seams: bytes.find).
+        self.engines: set[str] = set()
         self.markers = _request_markers(location) if access else ()
         self.carry: float | None = None
         self.newest: float | None = None
@@ -131,6 +133,7 @@ class _Scanner:
         try:
             where = f"{file.path} on {self.shell.label}"
             ready: Generator[Prepared, None, None]
+            engine = self.matcher.engine
             if file.compressed:
                 slices = sources.raw_slices(read, file.size, self.chunk)
                 pieces = sources.gunzip(slices, self.chunk, where)
@@ -143,13 +146,14 @@ class _Scanner:
                 if isinstance(read, sources.LocalReader) and pipeline.threaded(file.size - begin):
                     ready = parallel.prepared(read, begin, file.size, self.matcher, self.chunk)
                     if native is not None and self.matcher.literals is not None:
-                        self.engine = f"native+{self.matcher.engine}"  # Hyperscan for seams
+                        engine = "native"
                 else:
                     chunks = sources.plain_chunks(read, begin, file.size, self.chunk)
                     ready = pipeline.prepared(chunks, self.matcher, size=file.size - begin)
             with contextlib.closing(ready):  # its reading thread ends before ``read`` closes
                 for piece in ready:
                     self._chunk(piece, file.name)
+            self.engines.add(engine)
         finally:
             sources.close(read)
 
@@ -300,7 +304,7 @@ class _Scanner:
                 request_lines=w.requests,
                 errors=w.errors.summary() if w.errors is not None else None,
                 access=w.access.summary() if w.access is not None else None,
-                engine=self.engine,
+                engine="+".join(sorted(self.engines)) or self.matcher.engine,
             )
             for length, w in zip(self.lengths, self.windows, strict=True)
         )

@@ -22,7 +22,7 @@ from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.hosts import LocalShell
 from lms_opscheck.probes.logs import counting, parallel, pipeline, scan_location, sources
 from lms_opscheck.probes.logs import scan as scan_module
-from lms_opscheck.probes.logs.matcher import Matcher, PythonMatcher, matcher, needles
+from lms_opscheck.probes.logs.matcher import Matcher, PythonMatcher, hyperscan, matcher, needles
 from lms_opscheck.sandbox.logs import lms_line
 
 
@@ -177,3 +177,23 @@ def test_a_read_failing_in_parallel_is_unreadable_in_order(tmp_path: Path) -> No
 
 def _matcher() -> Matcher:
     return matcher(needles(["lms"], error_levels=["ERROR"]))
+
+
+def test_the_engine_named_is_the_one_that_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big file whose plain needles the native reader found says ``native``; with the access
+    review's regex needles the same file is searched by Hyperscan and says so."""
+    if counting.native is None:
+        pytest.skip("built without the native module")
+    _mixed_log(tmp_path / "app.log")
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(sources, "LOCAL_CHUNK", 16 << 10)
+
+    def engine(access: bool) -> str:
+        found = scan_location(LocalShell(), LogLocation(dir=str(tmp_path)), LogPolicy(),
+                              [timedelta(hours=24)], access=access, now=NOW)  # fmt: skip
+        return found.windows[0].engine
+
+    assert engine(access=False) == "native"
+    assert engine(access=True) == ("hyperscan" if hyperscan is not None else "python")
