@@ -13,10 +13,12 @@ Run folders default to ``./out/<env>/<timestamp>`` under the working folder.
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 PACKAGE = Path(__file__).parent  # not resolved: node ids stay checks/test_x.py in a checkout too
 CHECKS = PACKAGE / "checks"
@@ -33,13 +35,30 @@ def wants_xdist(args: Sequence[str]) -> bool:
     )
 
 
+def plugin_names(args: Sequence[str]) -> list[str]:
+    return [*PLUGINS, *(("xdist.plugin",) if wants_xdist(args) else ())]
+
+
 def pytest_args(args: Sequence[str]) -> list[str]:
     """The full pytest command line for the user's ``args``."""
-    plugins = [*PLUGINS, *(("xdist.plugin",) if wants_xdist(args) else ())]
     fixed = [f"--rootdir={PACKAGE}", "-c", str(INI), "--assert=plain"]
-    for plugin in plugins:
+    for plugin in plugin_names(args):
         fixed += ["-p", plugin]
     return [*fixed, *args, str(CHECKS)]
+
+
+def plugin_modules(args: Sequence[str]) -> list[ModuleType]:
+    """The plugins ``-p`` names, with the suite's own modules, imported in registration order.
+
+    Handed to pytest as objects they are registered by name before the ``-p`` options are read:
+    pytest then finds each one registered instead of searching every installed distribution's
+    entry points for its name (once per name, 25 names: ~45 ms of a daily run). The ``-p``
+    options stay in the arguments: xdist's workers rebuild their plugins from them.
+    """
+    suite = importlib.import_module(PLUGINS[0])
+    # The suite's own modules before the plugin that lists them: it has no hooks of its own.
+    ordered = [*suite.pytest_plugins, *plugin_names(args)]
+    return [importlib.import_module(name) for name in ordered]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import pytest
 
     args = list(sys.argv[1:] if argv is None else argv)
-    return int(pytest.main(pytest_args(args)))
+    return int(pytest.main(pytest_args(args), plugins=plugin_modules(args)))
 
 
 if __name__ == "__main__":

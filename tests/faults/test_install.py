@@ -124,6 +124,19 @@ def test_the_command_pins_its_own_configuration_and_plugins() -> None:
     assert "xdist.plugin" not in cli.pytest_args(["-m", "daily"])
 
 
+def test_the_command_hands_pytest_its_plugins_already_imported_in_pytests_order() -> None:
+    # Registered by name before the -p options are read, so pytest never searches the installed
+    # distributions' entry points for them; the -p options stay for xdist's workers.
+    import lms_opscheck.plugin as suite
+
+    names = [m.__name__ for m in cli.plugin_modules(["-m", "daily"])]
+    assert names == [*suite.pytest_plugins, "lms_opscheck.plugin", "allure_pytest.plugin"]
+    assert [m.__name__ for m in cli.plugin_modules(["-n", "2"])][-1] == "xdist.plugin"
+    args = cli.pytest_args(["-m", "daily"])
+    for name in cli.PLUGINS:
+        assert args[args.index(name) - 1] == "-p", args
+
+
 def test_the_bundled_ini_says_what_the_checkouts_pyproject_says() -> None:
     bundled = configparser.ConfigParser()
     bundled.read(cli.INI)
