@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -235,6 +236,25 @@ def test_every_target_hung_costs_one_deadline_not_one_per_check(tmp_path: Path) 
     print(f"every target hung: {elapsed:.1f}s")
     assert any("no answer" in r.message for r in health.values())
     assert any("within the run's deadline" in r.message for r in health.values()), run.output
+
+
+def test_the_health_round_is_under_way_before_the_first_check_asks_for_it(tmp_path: Path) -> None:
+    """Checks that need no measurement (they come first in the daily order) run while the round
+    waits on the network: it starts with the checks, not when the first health check asks."""
+    watch = tmp_path / "watch.json"
+    with black_hole() as port:
+        config = hung_config(port, deadline="3s")
+        run = run_suite(
+            "-m", "daily", f"--env={write_env(tmp_path / 'env.yaml', config)}",
+            "-p", "tests.support.round_watch",
+            out=tmp_path / "out", env={"OPSCHECK_ROUND_WATCH": str(watch)},
+        )  # fmt: skip
+    seen = json.loads(watch.read_text())
+    first = next(c for c in run.results.checks if c.nodeid == seen["first"])
+    assert not first.control.id.startswith("HLT"), seen  # a check that needs no round
+    assert seen["running"].get("health") is True, (seen, run.output)  # begun, still waiting
+    hung = [c for c in run.results.checks if c.outcome == "error"]
+    assert hung and all("no answer" in c.message for c in hung), run.output
 
 
 @pytest.mark.parametrize("strict", [False, True])
