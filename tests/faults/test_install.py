@@ -125,12 +125,20 @@ def test_the_command_pins_its_own_configuration_and_plugins() -> None:
 
 
 def test_the_command_hands_pytest_its_plugins_already_imported_in_pytests_order() -> None:
-    # Registered by name before the -p options are read, so pytest never searches the installed
-    # distributions' entry points for them; the -p options stay for xdist's workers.
+    # Registered by name before pytest reads -p and pytest_plugins, so it never searches the
+    # installed distributions' entry points for them; the -p options stay for xdist's workers.
     import lms_opscheck.plugin as suite
 
-    names = [m.__name__ for m in cli.plugin_modules(["-m", "daily"])]
-    assert names == [*suite.pytest_plugins, "lms_opscheck.plugin", "allure_pytest.plugin"]
+    modules = cli.plugin_modules(["-m", "daily"])
+    names = [m.__name__ for m in modules]
+    assert names[-2:] == ["lms_opscheck.plugin", "allure_pytest.plugin"]
+    assert [n for n in names if n in suite.pytest_plugins] == suite.pytest_plugins  # its order
+    for module in modules:
+        listed = getattr(module, "pytest_plugins", [])
+        # A module that lists others is registered after them: it must have no hook to reorder.
+        assert not listed or not [h for h in vars(module) if h.startswith("pytest_") and
+                                  h != "pytest_plugins"], module.__name__  # fmt: skip
+        assert all(names.index(each) < names.index(module.__name__) for each in listed)
     assert [m.__name__ for m in cli.plugin_modules(["-n", "2"])][-1] == "xdist.plugin"
     args = cli.pytest_args(["-m", "daily"])
     for name in cli.PLUGINS:
