@@ -3,7 +3,10 @@
 Runs alternate (pytest, shell, pytest, shell, ...) so machine noise hits both alike; prints
 medians and ratios. The console command is measured twice: from this checkout's environment
 and installed from the wheel into a fresh venv (what an operator runs; ``--no-install`` skips
-it). Also: the same with every target hung, and `pytest --collect-only` as floor.
+it). Also: the same with every target hung, `pytest --collect-only`, and the floors of the
+toolchain the suite must use (pytest, allure-pytest, httpx, psycopg, redis...): what starting
+Python, importing those libraries, and a pytest run of as many empty tests with Allure and JUnit
+take on this machine, whatever the checks do.
 Usage: python bench/bench_daily.py [--rounds N] [--no-install]
 """
 
@@ -25,17 +28,25 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from lms_opscheck.record import read_results  # noqa: E402
 from lms_opscheck.sandbox import stack  # noqa: E402
 from lms_opscheck.sandbox.redis_server import redis_server_binary  # noqa: E402
 from tests.support.stacks import black_hole, hung_config  # noqa: E402
 
 INSTALLED = "lms-opscheck installed from the wheel (fresh venv)"
+HUNG = "pytest -m daily (all hung, deadline 2s, request timeout 30s)"
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path = REPO) -> float:
+def timed(argv: list[str], env: dict[str, str], cwd: Path = REPO, expect: int = 0) -> float:
+    """Wall time of one run, which must end with ``expect``: a run that stopped on a usage or
+    internal error would time the error, not the work."""
     started = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
-    return time.perf_counter() - started
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != expect:
+        tail = (done.stdout + done.stderr).decode(errors="replace").strip().splitlines()[-3:]
+        sys.exit(f"{' '.join(argv[:6])}...: exit {done.returncode}, expected {expect}: {tail}")
+    return elapsed
 
 
 def alternate(rounds: int, runs: dict[str, Callable[[], float]]) -> dict[str, float]:
@@ -59,6 +70,47 @@ def installed_command(root: Path) -> Path:
     subprocess.run([str(target / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
                     f"{wheel}[sandbox]"], check=True, capture_output=True)  # fmt: skip
     return target / "bin" / "lms-opscheck"
+
+
+#: The libraries the mission requires that a daily run imports (pytest-xdist and testinfra it
+#: does not; httpcore is what an httpx client imports once made). pydantic, cryptography,
+#: hyperscan and prometheus-client, which the suite chose, come on top.
+LIBRARIES = "pytest, allure_pytest.plugin, httpx, httpcore, psycopg, redis, yaml"
+
+
+Runs = dict[str, Callable[[], float]]
+
+
+def floors(python: str, items: int, env: dict[str, str], root: Path) -> Runs:
+    """Runs that do none of the checks' work: start Python; import the libraries; run ``items``
+    empty tests under pytest with Allure and JUnit (the plugins the console command loads)."""
+    folder = root / "floor"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pytest.ini").write_text("[pytest]\nmarkers =\n    daily: the daily checks\n")
+    test = "@pytest.mark.daily\ndef test_{}() -> None:\n    pass\n\n"
+    tests = "".join(test.format(i) for i in range(items))
+    (folder / "test_empty.py").write_text(f"import pytest\n\n\n{tests}")
+    quiet = {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    empty = [python, "-m", "pytest", "-q", "-m", "daily", "--assert=plain",
+             "-p", "no:cacheprovider", "-p", "allure_pytest.plugin",
+             f"--alluredir={folder}/allure", f"--junitxml={folder}/junit.xml",
+             str(folder)]  # fmt: skip
+    return {
+        "floor: python -c pass": lambda: timed([python, "-c", "pass"], env, cwd=folder),
+        "floor: import the required libraries": lambda: timed(
+            [python, "-c", f"import {LIBRARIES}"], env, cwd=folder
+        ),
+        f"floor: pytest + allure + junit, {items} empty tests": lambda: timed(
+            empty, quiet, cwd=folder
+        ),
+    }
+
+
+def daily_items(command: list[str], env: dict[str, str], out: Path) -> int:
+    """How many checks the daily selection runs (one real run: a dry run does not join the
+    sandbox whose variables the environment names)."""
+    timed([*command, f"--out={out}"], env)
+    return len(read_results(out / "results.json").checks)
 
 
 def main() -> None:
@@ -121,6 +173,9 @@ def main() -> None:
     }
     if installed is not None:
         variants[INSTALLED] = lambda: timed(installed_cli, installed_env, cwd=install_root)
+    items = daily_items(cli[:-1], env, Path(out) / "count")
+    python = str(installed.with_name("python")) if installed else sys.executable
+    floor_runs = floors(python, items, installed_env if installed else env, install_root)
     healthy = alternate(
         rounds,
         {
@@ -129,12 +184,14 @@ def main() -> None:
             "shell + celery inspect ping": lambda: timed([*shell, "celery"], shell_env),
             "pytest --collect-only (floor)": lambda: timed([*pytest, "--collect-only"], env),
             "pytest, bytecode cache allowed": lambda: timed(pytest, bytecode_env),
+            **floor_runs,
         },
     )
     report("healthy sandbox", healthy, "shell (curl, psql, redis-cli)")
     fair = healthy["shell + celery inspect ping"]
     alone = healthy["shell (curl, psql, redis-cli)"]
-    for name in ("lms-opscheck -m daily --env sandbox", INSTALLED):
+    print(f"  ({items} checks in the daily selection; floors run with {python})")
+    for name in ("lms-opscheck -m daily --env sandbox", INSTALLED, *floor_runs):
         if name in healthy:
             print(
                 f"  {name}: {healthy[name] / fair:.2f}x the fair peer (shell + celery inspect "
@@ -143,18 +200,19 @@ def main() -> None:
 
     with black_hole() as port:
         hung_env = Path(out) / "hung.yaml"
-        # Per-call timeouts far above the deadline: what ends the run must be the deadline.
+        # A request timeout far above the deadline: what ends the run must be the deadline.
+        # (The black hole accepts at once; a connect timeout above the deadline is refused.)
         config = hung_config(port, deadline="2s")
-        config["timeouts"].update(connect="30s", request="30s")
+        config["timeouts"].update(connect="2s", request="30s")
         hung_env.write_text(yaml.safe_dump(config))
         hung_shell = ["bash", "bench/daily.sh", f"http://127.0.0.1:{port}", str(port), str(port)]
         hung_times = alternate(
             max(3, rounds // 3),
             {
-                "pytest -m daily (all hung, deadline 2s, call timeouts 30s)": lambda: timed(
-                    [*pytest[:-3], f"--env={hung_env}", f"--out={out}/h"], env
+                HUNG: lambda: timed(
+                    [*pytest[:-3], f"--env={hung_env}", f"--out={out}/h"], env, expect=1
                 ),
-                "shell (all hung, 2s timeouts)": lambda: timed(hung_shell, shell_env),
+                "shell (all hung, 2s timeouts)": lambda: timed(hung_shell, shell_env, expect=1),
             },
         )
     report(
@@ -162,10 +220,7 @@ def main() -> None:
         hung_times,
         "shell (all hung, 2s timeouts)",
     )
-    excess = (
-        hung_times["pytest -m daily (all hung, deadline 2s, call timeouts 30s)"]
-        - healthy["pytest -m daily --env sandbox"]
-    )
+    excess = hung_times[HUNG] - healthy["pytest -m daily --env sandbox"]
     print(f"  hung run minus healthy run: {excess:.3f} s (bound: the 2 s deadline + 1 s)")
     if started:
         stack.down()
