@@ -145,15 +145,32 @@ def _broadcasts(
         ping = _ping_message(queue.oid, window)
         reached.append(int(call(target.broker, partial(conn.publish, _topic(db), ping))))
         window_end = time.monotonic() + window
-        while (wait := window_end - time.monotonic()) > 0.01:
-            wait = min(wait, SETTLE) if enough() else wait
+        while (wait := window_end - time.monotonic()) > 0.01 and not enough():
             item = call(target.broker, partial(conn.brpop, queue.keys, timeout=wait))
             if item is None:
-                break  # the window (or the settle time after enough answers) passed quietly
+                break  # the window passed quietly
             answered.update(dict.fromkeys(_workers_in(item[1])))
         if enough():
+            # Timed here, not by BRPOP: before Redis 7 a blocking timeout ends on the server's
+            # cron tick (10 Hz by default), so 50 ms lasted up to 100.
+            time.sleep(max(0.0, min(SETTLE, window_end - time.monotonic())))
+            for raw in _waiting(conn, queue, target.broker):
+                answered.update(dict.fromkeys(_workers_in(raw)))
             break
     return tuple(answered), tuple(reached)
+
+
+def _waiting(conn: redis.Redis, queue: _Queue, broker: RedisTarget) -> list[bytes]:
+    """The replies waiting in our queue, oldest first, read without blocking (and without a
+    write: the clean-up deletes the lists)."""
+
+    def take() -> list[list[bytes]]:
+        with conn.pipeline(transaction=False) as pipe:
+            for key in queue.keys:
+                pipe.lrange(key, 0, -1)
+            return list(pipe.execute())
+
+    return [raw for listed in call(broker, take) for raw in reversed(listed)]
 
 
 def _topic(db: int) -> str:

@@ -96,10 +96,25 @@ def test_lms_named_worker_counts_with_one_broadcast_and_no_leftover_keys(
     ours = [c for c in commands.values() if any(x.startswith("PUBLISH /1.celery") for x in c)]
     assert len(ours) == 1, dict(commands)
     assert [line.split()[0] for line in ours[0]] == [
-        "HELLO", "SELECT", "PING", "SADD", "PUBLISH", "BRPOP", "BRPOP", "MULTI", "SREM", "DEL",
-        "EXEC",
+        "HELLO", "SELECT", "PING", "SADD", "PUBLISH", "BRPOP", "LRANGE", "LRANGE", "LRANGE",
+        "LRANGE", "MULTI", "SREM", "DEL", "EXEC",
     ]  # fmt: skip
     assert open_broker.keys() == keys
+
+
+def test_workers_answering_together_are_all_listed_though_one_was_enough(
+    tmp_path: Path, open_broker: Broker
+) -> None:
+    # Once enough answered, the ping waits a little and reads what else came (without blocking).
+    url = f"redis://127.0.0.1:{open_broker.port}/1"
+    second = f"lms-worker-2@{socket.gethostname()}"
+    (tmp_path / "second").mkdir()
+    with celery_worker(tmp_path / "second", url, open_broker.client, second, listening=2):
+        run = daily(tmp_path / "run", open_broker.celery())
+    result = run.only("test_enough_celery_workers")
+    assert result.outcome == "passed", run.output
+    answered = result.properties["evidence.answered"]
+    assert f"celery@{socket.gethostname()}" in answered and second in answered, answered
 
 
 def test_prefix_matching_no_worker_is_a_handful_of_broadcasts_naming_who_answered(
