@@ -238,12 +238,16 @@ def test_every_target_hung_costs_one_deadline_not_one_per_check(tmp_path: Path) 
     assert any("within the run's deadline" in r.message for r in health.values()), run.output
 
 
-def test_the_health_round_is_under_way_before_the_first_check_asks_for_it(tmp_path: Path) -> None:
-    """Checks that need no measurement (they come first in the daily order) run while the round
-    waits on the network: it starts with the checks, not when the first health check asks."""
+def test_the_health_and_host_rounds_are_under_way_before_the_first_check_asks(
+    tmp_path: Path,
+) -> None:
+    """Checks that need no measurement (they come first in the daily order) run while the rounds
+    wait on the network: they start with the checks, not when the first check asks."""
     watch = tmp_path / "watch.json"
     with black_hole() as port:
         config = hung_config(port, deadline="3s")
+        web = {"uri": f"ssh://ops@127.0.0.1:{port}", "expect": {"processes": ["uvicorn"]}}
+        config["hosts"] = {"web-1": web}
         run = run_suite(
             "-m", "daily", f"--env={write_env(tmp_path / 'env.yaml', config)}",
             "-p", "tests.support.round_watch",
@@ -252,7 +256,8 @@ def test_the_health_round_is_under_way_before_the_first_check_asks_for_it(tmp_pa
     seen = json.loads(watch.read_text())
     first = next(c for c in run.results.checks if c.nodeid == seen["first"])
     assert not first.control.id.startswith("HLT"), seen  # a check that needs no round
-    assert seen["running"].get("health") is True, (seen, run.output)  # begun, still waiting
+    running = seen["running"]
+    assert running.get("health") is True and running.get("hosts") is True, (seen, run.output)
     hung = [c for c in run.results.checks if c.outcome == "error"]
     assert hung and all("no answer" in c.message for c in hung), run.output
 
