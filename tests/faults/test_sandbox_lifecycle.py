@@ -228,3 +228,37 @@ def test_both_real_layouts_and_the_health_checks_find_the_worker_in_each(
         assert compose.exit_code in (0, 1), compose.output
         assert not [r for r in compose.checks.values() if r.outcome == "error"], compose.output
         assert compose.only("test_enough_celery_workers").outcome == "passed", compose.output
+
+
+def dry_run(root: Path, out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LMS_OPSCHECK_SANDBOX_DIR": str(root)}
+    command = [
+        *(sys.executable, "-m", "pytest", f"--rootdir={REPO}"),
+        *(f"--config-file={REPO / 'pyproject.toml'}", f"--out={out}"),
+        *("-m", "daily", "--env", "sandbox", *options),
+    ]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_dry_runs_list_the_sandbox_checks_without_booting_joining_or_a_verdict(
+    tmp_path: Path, root: Path
+) -> None:
+    never = dry_run(root, tmp_path / "never", "--collect-only", "-q")
+    assert never.returncode == 4, never.stdout + never.stderr
+    assert "sandbox: it has not run in" in never.stderr and "Traceback" not in never.stderr
+    assert stack.load_state(root) is None  # nothing booted to find out
+
+    with isolated_stack(root):
+        listed = dry_run(root, tmp_path / "listed", "--collect-only", "-q")
+        assert listed.returncode == 0 and "tests collected" in listed.stdout, listed.stderr
+        assert leases.holders(root) == []  # listing does not join the stack
+    # Stopped now: a listing reads the ports and passwords of its last state, boots nothing.
+    listed = dry_run(root, tmp_path / "stopped", "--collect-only", "-q")
+    planned = dry_run(root, tmp_path / "planned", "--setup-plan", "-q")
+    for run in (listed, planned):
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert not any(health(root).values())
+    # --setup-plan reports every check "passed" without setting anything up: no verdict, no run
+    # folder, no results claim what nobody measured.
+    assert "ops-check" not in planned.stdout and "SETUP" in planned.stdout, planned.stdout
+    assert not (tmp_path / "planned").exists() and not (tmp_path / "stopped").exists()
