@@ -82,26 +82,35 @@ Runs = dict[str, Callable[[], float]]
 
 
 def floors(python: str, items: int, env: dict[str, str], root: Path) -> Runs:
-    """Runs that do none of the checks' work: start Python; import the libraries; run ``items``
-    empty tests under pytest with Allure and JUnit (the plugins the console command loads)."""
-    folder = root / "floor"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "pytest.ini").write_text("[pytest]\nmarkers =\n    daily: the daily checks\n")
+    """Runs that do none of the checks' work: start Python; import the required libraries; run
+    ``items`` empty tests under pytest with Allure and JUnit (the plugins the console command
+    loads), without and with those libraries imported (a conftest that only imports them)."""
+    bare, full = root / "floor" / "bare", root / "floor" / "imports"
     test = "@pytest.mark.daily\ndef test_{}() -> None:\n    pass\n\n"
     tests = "".join(test.format(i) for i in range(items))
-    (folder / "test_empty.py").write_text(f"import pytest\n\n\n{tests}")
+    for folder in (bare, full):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "pytest.ini").write_text("[pytest]\nmarkers =\n    daily: the daily checks\n")
+        (folder / "test_empty.py").write_text(f"import pytest\n\n\n{tests}")
+    (full / "conftest.py").write_text(f"import {LIBRARIES}  # noqa: F401\n")
     quiet = {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    empty = [python, "-m", "pytest", "-q", "-m", "daily", "--assert=plain",
-             "-p", "no:cacheprovider", "-p", "allure_pytest.plugin",
-             f"--alluredir={folder}/allure", f"--junitxml={folder}/junit.xml",
-             str(folder)]  # fmt: skip
+
+    def empty(folder: Path) -> list[str]:
+        return [python, "-m", "pytest", "-q", "-m", "daily", "--assert=plain",
+                "-p", "no:cacheprovider", "-p", "allure_pytest.plugin",
+                f"--alluredir={folder}/allure", f"--junitxml={folder}/junit.xml",
+                str(folder)]  # fmt: skip
+
     return {
-        "floor: python -c pass": lambda: timed([python, "-c", "pass"], env, cwd=folder),
+        "floor: python -c pass": lambda: timed([python, "-c", "pass"], env, cwd=bare),
         "floor: import the required libraries": lambda: timed(
-            [python, "-c", f"import {LIBRARIES}"], env, cwd=folder
+            [python, "-c", f"import {LIBRARIES}"], env, cwd=bare
         ),
         f"floor: pytest + allure + junit, {items} empty tests": lambda: timed(
-            empty, quiet, cwd=folder
+            empty(bare), quiet, cwd=bare
+        ),
+        "floor: the same, the required libraries imported": lambda: timed(
+            empty(full), quiet, cwd=full
         ),
     }
 
