@@ -29,10 +29,10 @@ import pytest
 from lms_opscheck import atomic
 from lms_opscheck.config.model import Environment
 from lms_opscheck.fixtures.controls import CATALOGUE
-from lms_opscheck.fixtures.environment import ENVIRONMENT
+from lms_opscheck.fixtures.environment import ENVIRONMENT, is_dry_run
 from lms_opscheck.fixtures.governance import today
 from lms_opscheck.fixtures.outputs import RUN_DIR, display, update_latest_link
-from lms_opscheck.fixtures.plugin import INTERRUPTED_BY, is_dry_run
+from lms_opscheck.fixtures.plugin import INTERRUPTED_BY
 from lms_opscheck.fixtures.verdict import RECORD_PROPERTY
 from lms_opscheck.record import (
     SEVERITIES,

@@ -145,6 +145,24 @@ def test_the_command_hands_pytest_its_plugins_already_imported_in_pytests_order(
         assert args[args.index(name) - 1] == "-p", args
 
 
+def test_no_plugin_module_is_imported_before_pytest_registers_it() -> None:
+    # One imported by an earlier one cannot have its asserts rewritten: pytest in the checkout
+    # then warns (PytestAssertRewriteWarning) on every run of the README's first command.
+    walk = (
+        "import importlib, sys\n"
+        "def walk(name):\n"
+        "    if name in sys.modules:\n"
+        "        print(name)\n"
+        "    for each in getattr(importlib.import_module(name), 'pytest_plugins', []):\n"
+        "        walk(each)\n"
+        "walk('lms_opscheck.plugin')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", walk], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout == "", f"imported before pytest registers them: {done.stdout.split()}"
+
+
 def test_the_bundled_ini_says_what_the_checkouts_pyproject_says() -> None:
     bundled = configparser.ConfigParser()
     bundled.read(cli.INI)
