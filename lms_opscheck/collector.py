@@ -129,7 +129,7 @@ class ResultsCollector:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         fail_on: Severity = self.config.getoption("ops_fail_on")
-        interrupted = self.config.stash.get(INTERRUPTED_BY, None)
+        interrupted = self.config.stash.get(INTERRUPTED_BY, None) or _stopped_early(session)
         if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
             interrupted = "SIGINT"
         status = int(exitstatus)
@@ -306,3 +306,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     writer: Any = config.get_terminal_writer()
     for line in collector.final_lines():
         writer.line(line)
+
+
+def _stopped_early(session: pytest.Session) -> str | None:
+    """pytest's own early stop (-x, --maxfail, a plugin's stop): the checks after it never ran,
+    so the run says it was cut short rather than reading like a whole one."""
+    if session.shouldfail:
+        return f"--maxfail={session.config.option.maxfail}"
+    if session.shouldstop:
+        return str(session.shouldstop)
+    return None

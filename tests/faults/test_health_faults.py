@@ -262,6 +262,19 @@ def test_the_health_and_host_rounds_are_under_way_before_the_first_check_asks(
     assert hung and all("no answer" in c.message for c in hung), run.output
 
 
+def test_a_run_stopped_by_maxfail_says_it_was_cut_short(tmp_path: Path) -> None:
+    # -x stops pytest at the first error: the checks after it never ran, and the run says so
+    # (summary, results, JUnit, textfile) instead of reading like a whole run.
+    with black_hole() as port:
+        run = daily(tmp_path, hung_config(port, deadline="2s"), "-x")
+    ran = len(run.results.checks)
+    assert run.results.run.interrupted == "--maxfail=1", run.output
+    assert run.last_line.startswith(f"ops-check hung: INTERRUPTED by --maxfail=1 after {ran} "), (
+        run.last_line
+    )
+    assert 'ops_run_interrupted{env="hung"} 1' in (run.run_dir / "opscheck.prom").read_text()
+
+
 @pytest.mark.parametrize("strict", [False, True])
 def test_undeclared_component_skips_with_its_key_or_fails_when_strict(
     tmp_path: Path, live_stack: stack.State, strict: bool
