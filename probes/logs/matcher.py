@@ -141,16 +141,17 @@ class PythonMatcher:
         if not isinstance(chunk, bytes):
             chunk = bytes(chunk)  # the slow engine anyway: a copy buys bytes' find and lower
         hits: list[int] = []
-        _find_all(chunk, self._literals, hits)
+        find_all(chunk, self._literals, hits)
         if self._caseless:
-            _find_all(chunk.lower(), self._caseless, hits)  # ASCII lowering keeps every offset
+            find_all(chunk.lower(), self._caseless, hits)  # ASCII lowering keeps every offset
         for regex in self._regexes:
             hits.extend(match.end() for match in regex.finditer(chunk))
         hits.sort()
         return hits
 
 
-def _find_all(chunk: bytes, literals: list[bytes], hits: list[int]) -> None:
+def find_all(chunk: bytes, literals: Sequence[bytes], hits: list[int]) -> None:
+    """Append the end offset of every occurrence of each literal in ``chunk`` (overlaps too)."""
     for literal in literals:
         at = chunk.find(literal)
         while at >= 0:

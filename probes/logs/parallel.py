@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import mmap
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lms_opscheck.probes.logs.counting import fast_counter
-from lms_opscheck.probes.logs.matcher import Matcher
+from lms_opscheck.probes.logs.matcher import Matcher, find_all
 from lms_opscheck.probes.logs.pipeline import Prepared, examine
 from lms_opscheck.probes.logs.sources import ALIGN, Buffers, Chunk, LocalReader
 
@@ -101,15 +101,10 @@ def _whole(data: bytes, matcher: Matcher) -> Prepared:
     if matcher.literals is None:
         hits = matcher.ends(data)
     else:  # a line's worth of bytes: a find per needle costs less than a trip into Hyperscan
-        hits = sorted(at for needle in matcher.literals for at in _ends(data, needle))
+        hits = []
+        find_all(data, matcher.literals, hits)
+        hits.sort()
     return Prepared(data, 0, len(data), data.count(b"\n"), hits)
-
-
-def _ends(data: bytes, needle: bytes) -> Iterator[int]:
-    at = data.find(needle)
-    while at >= 0:
-        yield at + len(needle)
-        at = data.find(needle, at + 1)
 
 
 def _read(
