@@ -26,7 +26,7 @@ from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.probes.hosts import Shell
 from lms_opscheck.probes.logs import parallel, pipeline, sources
 from lms_opscheck.probes.logs.analysis import AccessTally, ErrorTally
-from lms_opscheck.probes.logs.counting import count_lines, native
+from lms_opscheck.probes.logs.counting import count_lines
 from lms_opscheck.probes.logs.lines import Clock, parse, utc
 from lms_opscheck.probes.logs.matcher import Engine, matcher, needles
 from lms_opscheck.probes.logs.pipeline import Prepared
@@ -145,7 +145,7 @@ class _Scanner:
                     self.carry = BEFORE
                 if isinstance(read, sources.LocalReader) and pipeline.threaded(file.size - begin):
                     ready = parallel.prepared(read, begin, file.size, self.matcher, self.chunk)
-                    if native is not None and self.matcher.literals is not None:
+                    if sources.searches_while_reading(self.matcher.literals):
                         engine = "native"
                 else:
                     chunks = sources.plain_chunks(read, begin, file.size, self.chunk)

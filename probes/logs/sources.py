@@ -105,6 +105,11 @@ class Filled(NamedTuple):
     ends: list[int] | None
 
 
+def searches_while_reading(needles: tuple[bytes, ...] | None) -> bool:
+    """Whether ``LocalReader.into`` finds ``needles`` itself (the native reader, plain needles)."""
+    return native is not None and bool(needles)
+
+
 class LocalReader:
     """``read(offset, length)`` of a local file, and ``into(offset, buffer)`` for recycled
     buffers (``Buffers``)."""
@@ -132,7 +137,7 @@ class LocalReader:
             try:
                 if native is None:
                     return Filled(os.preadv(self._fd, [view], offset), None, None)
-                if needles:
+                if searches_while_reading(needles):
                     return Filled(*native.pread_scanning(self._fd, offset, view, needles))
                 got, newlines = native.pread_counting(self._fd, offset, view)
                 return Filled(got, newlines, None)

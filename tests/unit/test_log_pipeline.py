@@ -21,7 +21,6 @@ from lms_opscheck.config.logs import LogLocation, LogPolicy
 from lms_opscheck.probes.errors import Unreadable
 from lms_opscheck.probes.hosts import LocalShell
 from lms_opscheck.probes.logs import counting, parallel, pipeline, scan_location, sources
-from lms_opscheck.probes.logs import scan as scan_module
 from lms_opscheck.probes.logs.matcher import Matcher, PythonMatcher, hyperscan, matcher, needles
 from lms_opscheck.sandbox.logs import lms_line
 
@@ -119,7 +118,7 @@ def test_the_parallel_reader_measures_what_the_serial_one_does(
     monkeypatch.setattr(sources, "LOCAL_CHUNK", 1 << 20)
     reference = _windows(tmp_path, engine="python")
     if not built:
-        for module in (counting, sources, scan_module):
+        for module in (counting, sources):
             monkeypatch.setattr(module, "native", None)
     elif counting.native is None:
         pytest.skip("built without the native module")
